@@ -1,0 +1,508 @@
+"""AutoencoderTransformer: a Keras autoencoder as a scikit-learn transformer."""
+
+import contextlib
+import warnings
+from numbers import Integral, Real
+
+import keras
+import numpy as np
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from ._inference import ACTIVATIONS, dense_layers, forward, reconstruction_errors
+from ._network import build_autoencoder, build_decoder, build_encoder, split_autoencoder
+from ._training import split_validation, train
+
+_OPTIMIZERS = {
+    "adam": keras.optimizers.Adam,
+    "adamw": keras.optimizers.AdamW,
+    "nadam": keras.optimizers.Nadam,
+    "rmsprop": keras.optimizers.RMSprop,
+    "sgd": keras.optimizers.SGD,
+}
+
+_LOSSES = {"mse", "mae", "huber", "binary_crossentropy"}
+
+# Inputs are kept as float32 or float64 (anything else becomes float32); the network
+# computes in Keras's float type.
+_INPUT_DTYPES = [np.float32, np.float64]
+
+# Rows per gradient step when batch_size="auto" (clipped to the training rows).
+_AUTO_BATCH_SIZE = 64
+
+# The largest seed a Keras initializer or a numpy Generator is given.
+_MAX_SEED = 2**31 - 1
+
+
+def _local_rng(random_state):
+    """A ``numpy.random.Generator`` for ``random_state`` that leaves global state alone.
+
+    ``None`` draws fresh entropy from the OS rather than from the global
+    ``numpy.random`` state, which scikit-learn's ``check_random_state`` would advance.
+    """
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(_MAX_SEED))
+    return np.random.default_rng(random_state)
+
+
+@contextlib.contextmanager
+def _restored_on_error(estimator):
+    """Put back the attributes ``estimator`` had if the block raises.
+
+    A fit that fails part way (bad input found late, a diverged loss) leaves the
+    estimator as it was: unfitted, or fitted by the last fit that succeeded.
+    """
+    saved = dict(vars(estimator))
+    try:
+        yield
+    except BaseException:
+        vars(estimator).clear()
+        vars(estimator).update(saved)
+        raise
+
+
+class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Nonlinear dimensionality reduction with a Keras autoencoder.
+
+    An encoder network maps each sample to a code of ``encoding_dim`` values and a
+    decoder network maps the code back to the input space; both are trained together
+    to reconstruct the training data. :meth:`transform` returns the codes and
+    :meth:`inverse_transform` the reconstructions, as with
+    :class:`~sklearn.decomposition.PCA`, of which an autoencoder with no hidden layer
+    and linear activations learns the subspace. Hidden layers let the code follow
+    curved structure that no linear projection can.
+
+    The encoder is ``n_features -> hidden_layer_sizes -> encoding_dim`` (a linear code
+    layer) and the decoder mirrors it back to ``n_features``. The networks are Keras 3
+    models, available after fitting as :attr:`encoder_`, :attr:`decoder_` and
+    :attr:`model_`, and train on whichever backend Keras is set to use.
+
+    The defaults suit standardized data (for example after
+    :class:`~sklearn.preprocessing.StandardScaler`). For data scaled to [0, 1], such as
+    images, ``output_activation="sigmoid"`` keeps reconstructions in range.
+
+    Parameters
+    ----------
+    encoding_dim : int, default=2
+        Number of values in the code, the dimension of the output of :meth:`transform`.
+
+    hidden_layer_sizes : array-like of int or int, default=(128,)
+        Widths of the encoder's hidden layers, from the input towards the code. The
+        decoder uses them in reverse order. ``()`` gives a single linear layer each way.
+
+    activation : {"relu", "tanh", "sigmoid", "elu", "selu", "gelu", "silu", \
+            "softplus", "linear"}, default="relu"
+        Activation of the hidden layers, named as in Keras.
+
+    output_activation : {"linear", "sigmoid", "tanh", "relu", "elu", "selu", \
+            "gelu", "silu", "softplus"}, default="linear"
+        Activation of the decoder's output layer. ``"linear"`` reconstructs any real
+        values; ``"sigmoid"`` keeps reconstructions in (0, 1).
+
+    loss : {"mse", "mae", "huber", "binary_crossentropy"}, default="mse"
+        Reconstruction loss minimized during training. ``"binary_crossentropy"``
+        needs ``output_activation="sigmoid"`` and data in [0, 1]. :meth:`score`
+        reports the mean squared error whatever the loss.
+
+    optimizer : {"adam", "adamw", "nadam", "rmsprop", "sgd"}, default="adam"
+        Keras optimizer used for training.
+
+    learning_rate : float, default=1e-3
+        Learning rate of the optimizer.
+
+    alpha : float, default=0.0
+        Strength of the L2 penalty on the kernels of every layer: ``alpha`` times the
+        sum of their squared weights is added to the loss.
+
+    batch_size : int or "auto", default="auto"
+        Rows per gradient step. ``"auto"`` uses ``min(64, n_samples)``: a small data
+        set needs the many steps per epoch that small batches give. A size larger than
+        the training set is clipped to it.
+
+    epochs : int, default=200
+        The most passes over the training data. Training stops earlier when the
+        monitored loss stops improving (see ``tol`` and ``n_iter_no_change``).
+
+    early_stopping : bool, default=False
+        Whether to hold out ``validation_fraction`` of the training rows, stop when
+        their reconstruction loss stops improving, and keep the weights of the epoch
+        where it was lowest. When False, training stops when the training loss stops
+        improving.
+
+    validation_fraction : float, default=0.1
+        Fraction of the training rows held out when ``early_stopping=True``.
+
+    n_iter_no_change : int, default=10
+        Number of epochs with no improvement of at least ``tol`` after which training
+        stops.
+
+    tol : float, default=1e-4
+        Least decrease of the monitored loss that counts as an improvement.
+
+    shuffle : bool, default=True
+        Whether to visit the training rows in a new random order every epoch.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, the validation split and the order of the rows.
+        Pass an int for results that repeat exactly from run to run (at a fixed
+        number of threads). Global random state (``random``, ``numpy.random``, Keras's
+        and the backends') is neither used nor changed.
+        See :term:`Glossary <random_state>`.
+
+    verbose : int or bool, default=0
+        Keras's training output: 0 prints nothing, 1 a progress bar per epoch, 2 one
+        line per epoch.
+
+    Attributes
+    ----------
+    model_ : keras.Model
+        The autoencoder that was trained: the encoder followed by the decoder.
+
+    encoder_ : keras.Model
+        Maps samples to codes. Shares its weights with :attr:`model_`.
+
+    decoder_ : keras.Model
+        Maps codes to reconstructions. Shares its weights with :attr:`model_`.
+
+    loss_curve_ : list of float
+        The training loss at the end of each epoch (including the L2 penalty).
+
+    validation_loss_curve_ : list of float or None
+        The loss on the held-out rows at the end of each epoch; None unless
+        ``early_stopping=True``.
+
+    n_iter_ : int
+        Number of epochs run.
+
+    n_features_in_ : int
+        Number of features seen during :term:`fit`.
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :term:`fit`. Defined only when `X` has feature
+        names that are all strings.
+
+    See Also
+    --------
+    sklearn.decomposition.PCA : Linear dimensionality reduction.
+    sklearn.neural_network.MLPRegressor : A multi-layer perceptron in numpy.
+
+    References
+    ----------
+    Hinton, G. E., and Salakhutdinov, R. R. (2006). "Reducing the dimensionality of
+    data with neural networks". Science, 313(5786), 504-507.
+
+    Baldi, P., and Hornik, K. (1989). "Neural networks and principal component
+    analysis: learning from examples without local minima". Neural Networks, 2(1),
+    53-58.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sk_autoencoder import AutoencoderTransformer
+    >>> X = StandardScaler().fit_transform(load_digits().data)
+    >>> autoencoder = AutoencoderTransformer(encoding_dim=8, random_state=0).fit(X)
+    >>> autoencoder.transform(X[:5]).shape
+    (5, 8)
+    >>> autoencoder.inverse_transform(autoencoder.transform(X[:5])).shape
+    (5, 64)
+    >>> bool(autoencoder.score(X) > -0.5)
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "encoding_dim": [Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "output_activation": [StrOptions(set(ACTIVATIONS))],
+        "loss": [StrOptions(_LOSSES)],
+        "optimizer": [StrOptions(set(_OPTIMIZERS))],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        encoding_dim=2,
+        *,
+        hidden_layer_sizes=(128,),
+        activation="relu",
+        output_activation="linear",
+        loss="mse",
+        optimizer="adam",
+        learning_rate=1e-3,
+        alpha=0.0,
+        batch_size="auto",
+        epochs=200,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        shuffle=True,
+        random_state=None,
+        verbose=0,
+    ):
+        self.encoding_dim = encoding_dim
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.output_activation = output_activation
+        self.loss = loss
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.verbose = verbose
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Train the autoencoder to reconstruct `X`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        with _restored_on_error(self):
+            X = validate_data(self, X, dtype=_INPUT_DTYPES)
+            self._fit(X)
+        return self
+
+    def transform(self, X):
+        """Encode `X`: return the code of each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples to encode.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, encoding_dim)
+            The codes, in Keras's float type (float32 by default).
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=_INPUT_DTYPES)
+        return forward(dense_layers(self.encoder_), X)
+
+    def inverse_transform(self, X):
+        """Decode codes back to the input space.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, encoding_dim)
+            Codes, as returned by :meth:`transform`.
+
+        Returns
+        -------
+        X_original : ndarray of shape (n_samples, n_features_in_)
+            The reconstructions, in Keras's float type (float32 by default).
+        """
+        check_is_fitted(self)
+        X = check_array(X, dtype=_INPUT_DTYPES, input_name="X")
+        if X.shape[1] != self._n_features_out:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but inverse_transform expects codes of "
+                f"{self._n_features_out} values (encoding_dim={self._n_features_out})."
+            )
+        return forward(dense_layers(self.decoder_), X)
+
+    def score_samples(self, X):
+        """Return the negative mean squared reconstruction error of each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples to reconstruct.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            Minus the mean, over features, of the squared difference between each
+            sample and its reconstruction: higher is better.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=_INPUT_DTYPES)
+        layers = dense_layers(self.encoder_) + dense_layers(self.decoder_)
+        return -reconstruction_errors(layers, X)
+
+    def score(self, X, y=None):
+        """Return the negative mean squared reconstruction error of `X`.
+
+        The mean runs over all entries of `X`, so that higher is better and
+        :class:`~sklearn.model_selection.GridSearchCV` or
+        :func:`~sklearn.model_selection.cross_val_score` need no ``scoring``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples to reconstruct.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        score : float
+            Minus the mean squared reconstruction error.
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    @property
+    def _n_features_out(self):
+        """Number of values in a code, used by :meth:`get_feature_names_out`."""
+        return self.encoder_.output_shape[-1]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # The network computes in Keras's float type: float32 in, float32 out.
+        tags.transformer_tags.preserves_dtype = [keras.config.floatx()]
+        return tags
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        # Keras pickles each model on its own: kept separately, the encoder and the
+        # decoder would come back as copies that no longer share model_'s weights.
+        state.pop("encoder_", None)
+        state.pop("decoder_", None)
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "model_" in state:
+            self.encoder_, self.decoder_ = split_autoencoder(self.model_)
+
+    def _corruption_layer(self, X, seed):
+        """The layer that corrupts the input during training, or None.
+
+        This is where a denoising variant plugs in: it returns a Keras layer that
+        alters its input only when called with ``training=True``, and that layer is
+        placed between the input and the encoder of :attr:`model_`. ``X`` is the
+        training data (for noise scaled to it) and ``seed`` an int for the layer's
+        random draws.
+        """
+        return None
+
+    def _hidden_layer_sizes(self):
+        """``hidden_layer_sizes`` as a tuple of int, checked."""
+        sizes = self.hidden_layer_sizes
+        sizes = (sizes,) if isinstance(sizes, Integral) else tuple(sizes)
+        if not all(
+            isinstance(size, Integral) and not isinstance(size, bool) and size > 0
+            for size in sizes
+        ):
+            raise ValueError(
+                f"hidden_layer_sizes must hold positive integers, got {self.hidden_layer_sizes!r}."
+            )
+        return tuple(int(size) for size in sizes)
+
+    def _fit(self, X):
+        hidden_layer_sizes = self._hidden_layer_sizes()
+        if self.loss == "binary_crossentropy" and self.output_activation != "sigmoid":
+            raise ValueError(
+                'loss="binary_crossentropy" needs output_activation="sigmoid", got '
+                f"output_activation={self.output_activation!r}."
+            )
+        rng = _local_rng(self.random_state)
+        n_features = X.shape[1]
+        n_layers = len(hidden_layer_sizes) + 1
+        seeds = [int(seed) for seed in rng.integers(_MAX_SEED, size=2 * n_layers + 2)]
+
+        train_rows = validation_rows = None
+        n_train = X.shape[0]
+        if self.early_stopping:
+            train_rows, validation_rows = split_validation(
+                X.shape[0], self.validation_fraction, rng
+            )
+            n_train = len(train_rows)
+        batch_size = min(
+            _AUTO_BATCH_SIZE if self.batch_size == "auto" else self.batch_size, n_train
+        )
+
+        encoder = build_encoder(
+            n_features,
+            self.encoding_dim,
+            hidden_layer_sizes,
+            self.activation,
+            seeds=seeds[:n_layers],
+            alpha=self.alpha,
+        )
+        decoder = build_decoder(
+            n_features,
+            self.encoding_dim,
+            hidden_layer_sizes,
+            self.activation,
+            self.output_activation,
+            seeds=seeds[n_layers : 2 * n_layers],
+            alpha=self.alpha,
+        )
+        model = build_autoencoder(
+            encoder, decoder, corruption=self._corruption_layer(X, seeds[-2])
+        )
+        model.compile(
+            optimizer=_OPTIMIZERS[self.optimizer](learning_rate=self.learning_rate),
+            loss=self.loss,
+        )
+        history = train(
+            model,
+            X,
+            batch_size=batch_size,
+            epochs=self.epochs,
+            shuffle_seed=seeds[-1] if self.shuffle else None,
+            train_rows=train_rows,
+            validation_rows=validation_rows,
+            n_iter_no_change=self.n_iter_no_change,
+            tol=self.tol,
+            verbose=min(int(self.verbose), 2),
+        )
+        last_loss = history.loss_curve[-1]
+        if not np.isfinite(last_loss):
+            raise ValueError(
+                f"Training diverged: the loss became {last_loss} at epoch "
+                f"{len(history.loss_curve)}. Scale the data (for example with "
+                "StandardScaler) or lower learning_rate "
+                f"(now {self.learning_rate})."
+            )
+        if not history.stopped_early and len(history.loss_curve) == self.epochs:
+            warnings.warn(
+                f"{type(self).__name__} ran all epochs={self.epochs} and the loss was "
+                f"still improving by more than tol={self.tol}. Raise epochs to train "
+                "longer.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+
+        self.model_, self.encoder_, self.decoder_ = model, encoder, decoder
+        self.loss_curve_ = history.loss_curve
+        self.validation_loss_curve_ = history.validation_loss_curve
+        self.n_iter_ = len(history.loss_curve)

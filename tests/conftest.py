@@ -1,0 +1,21 @@
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+
+@pytest.fixture(scope="session")
+def digits_split():
+    """``load_digits``, 70/30 split (``random_state=0``), scaled on the training part."""
+    X_train, X_test = train_test_split(load_digits().data, test_size=0.3, random_state=0)
+    scaler = StandardScaler().fit(X_train)
+    return scaler.transform(X_train), scaler.transform(X_test)
+
+
+@pytest.fixture
+def blobs():
+    """A small float64 data set, 60 x 6, with some structure to learn."""
+    rng = np.random.default_rng(0)
+    codes = rng.normal(size=(60, 2))
+    return codes @ rng.normal(size=(2, 6)) + 0.1 * rng.normal(size=(60, 6))
