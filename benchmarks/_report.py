@@ -1,0 +1,59 @@
+"""Shared pieces of the benchmark scripts: the machine, tables, timing."""
+
+import csv
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+
+def machine():
+    """One line naming the machine: CPU model, cores available, Python, library versions."""
+    import keras
+    import numpy
+    import sklearn
+
+    model = platform.processor() or "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return (
+        f"{model}, {len(os.sched_getaffinity(0))} cores; Python {platform.python_version()}, "
+        f"numpy {numpy.__version__}, scikit-learn {sklearn.__version__}, "
+        f"keras {keras.__version__} ({keras.backend.backend()} backend)"
+    )
+
+
+def median_seconds(function, *, repeats, warmup=1):
+    """Median wall time of ``function()`` over ``repeats`` calls, after ``warmup`` calls."""
+    for _ in range(warmup):
+        function()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def markdown_table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_results(out_dir, name, header, rows, preamble):
+    """Write ``name.md`` (preamble and table) and ``name.csv`` into ``out_dir``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table = markdown_table(header, rows)
+    (out_dir / f"{name}.md").write_text(f"{preamble}\n\n{table}\n")
+    with open(out_dir / f"{name}.csv", "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return table
