@@ -1,0 +1,168 @@
+"""DenoisingAutoencoderTransformer: an autoencoder trained on corrupted input."""
+
+from numbers import Real
+
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ._base import AutoencoderTransformer
+from ._layers import MaskingNoise, SaltAndPepperNoise, ScaledGaussianNoise
+
+
+class DenoisingAutoencoderTransformer(AutoencoderTransformer):
+    """Autoencoder trained to reconstruct clean samples from corrupted copies of them.
+
+    During :meth:`fit`, each batch of each epoch is corrupted afresh before it reaches
+    the encoder, and the network learns to reconstruct the clean batch. The code then
+    keeps the structure of the data and drops the noise: use it when the data is noisy
+    or has dropouts, or as a more robust feature extractor than
+    :class:`AutoencoderTransformer`. The corruption is a Keras layer inside
+    :attr:`model_` that acts only in training: :meth:`transform`,
+    :meth:`inverse_transform` and :meth:`score` see the input as given, and fitting
+    copies no data.
+
+    Parameters
+    ----------
+    encoding_dim : int, default=2
+        Number of values in the code, the dimension of the output of :meth:`transform`.
+
+    noise : {"gaussian", "masking", "salt_and_pepper"}, default="gaussian"
+        How the training input is corrupted:
+
+        - ``"gaussian"``: add normal noise whose standard deviation is ``noise_level``
+          times each feature's standard deviation in the training data, so that a level
+          means the same whatever the units;
+        - ``"masking"``: set each entry to 0 with probability ``noise_level``
+          (dropouts; 0 should mean "missing", as for data scaled to [0, 1]);
+        - ``"salt_and_pepper"``: with probability ``noise_level``, replace an entry by
+          its feature's training minimum or maximum, each with probability one half.
+
+    noise_level : float, default=0.1
+        Strength of the corruption: a multiple of each feature's standard deviation for
+        ``"gaussian"``, a probability in [0, 1] otherwise. 0 trains a plain
+        autoencoder.
+
+    hidden_layer_sizes, activation, output_activation, loss, optimizer, learning_rate, \
+alpha, batch_size, epochs, early_stopping, validation_fraction, n_iter_no_change, tol, \
+shuffle, random_state, verbose
+        As for :class:`AutoencoderTransformer`. ``random_state`` also seeds the noise.
+        With ``early_stopping=True``, the validation loss measures the reconstruction of
+        clean held-out rows.
+
+    Attributes
+    ----------
+    model_ : keras.Model
+        The autoencoder that was trained: the corruption layer, the encoder, then the
+        decoder.
+
+    encoder_ : keras.Model
+        Maps samples to codes. Shares its weights with :attr:`model_`.
+
+    decoder_ : keras.Model
+        Maps codes to reconstructions. Shares its weights with :attr:`model_`.
+
+    loss_curve_ : list of float
+        The training loss (on corrupted input) at the end of each epoch.
+
+    validation_loss_curve_ : list of float or None
+        The loss on the clean held-out rows at the end of each epoch; None unless
+        ``early_stopping=True``.
+
+    n_iter_ : int
+        Number of epochs run.
+
+    n_features_in_ : int
+        Number of features seen during :term:`fit`.
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :term:`fit`. Defined only when `X` has feature
+        names that are all strings.
+
+    See Also
+    --------
+    AutoencoderTransformer : The same network trained on clean input.
+
+    References
+    ----------
+    Vincent, P., Larochelle, H., Bengio, Y., and Manzagol, P.-A. (2008). "Extracting and
+    composing robust features with denoising autoencoders". Proceedings of the 25th
+    International Conference on Machine Learning, 1096-1103.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_digits
+    >>> from sk_autoencoder import DenoisingAutoencoderTransformer
+    >>> X = load_digits().data / 16
+    >>> denoiser = DenoisingAutoencoderTransformer(
+    ...     16, noise="masking", noise_level=0.3, output_activation="sigmoid", random_state=0
+    ... ).fit(X)
+    >>> denoiser.transform(X[:5]).shape
+    (5, 16)
+    >>> np.array_equal(denoiser.transform(X[:5]), denoiser.transform(X[:5]))
+    True
+    """
+
+    _parameter_constraints: dict = {
+        **AutoencoderTransformer._parameter_constraints,
+        "noise": [StrOptions({"gaussian", "masking", "salt_and_pepper"})],
+        "noise_level": [Interval(Real, 0, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        encoding_dim=2,
+        *,
+        noise="gaussian",
+        noise_level=0.1,
+        hidden_layer_sizes=(128,),
+        activation="relu",
+        output_activation="linear",
+        loss="mse",
+        optimizer="adam",
+        learning_rate=1e-3,
+        alpha=0.0,
+        batch_size="auto",
+        epochs=200,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        shuffle=True,
+        random_state=None,
+        verbose=0,
+    ):
+        super().__init__(
+            encoding_dim,
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            output_activation=output_activation,
+            loss=loss,
+            optimizer=optimizer,
+            learning_rate=learning_rate,
+            alpha=alpha,
+            batch_size=batch_size,
+            epochs=epochs,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
+            shuffle=shuffle,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        self.noise = noise
+        self.noise_level = noise_level
+
+    def _corruption_layer(self, X, seed):
+        if self.noise != "gaussian" and self.noise_level > 1:
+            raise ValueError(
+                f"noise_level is the probability that an entry is corrupted when "
+                f"noise={self.noise!r}: it must be at most 1, got {self.noise_level}."
+            )
+        if self.noise_level == 0:
+            return None
+        if self.noise == "gaussian":
+            return ScaledGaussianNoise(self.noise_level * X.std(axis=0), seed=seed)
+        if self.noise == "masking":
+            return MaskingNoise(self.noise_level, seed=seed)
+        return SaltAndPepperNoise(self.noise_level, X.min(axis=0), X.max(axis=0), seed=seed)
