@@ -12,8 +12,40 @@ def _per_feature(values, dtype):
     return keras.ops.convert_to_tensor(values, dtype=dtype)
 
 
+class _TrainingCorruption(keras.layers.Layer):
+    """Base of the corruption layers: seeded, shape-preserving, active only in training.
+
+    A subclass implements ``corrupt(inputs)`` and adds its own values to ``get_config``.
+    """
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.supports_masking = True
+        self.built = True
+
+    def call(self, inputs, training=False):
+        return self.corrupt(inputs) if training else inputs
+
+    def corrupt(self, inputs):
+        raise NotImplementedError
+
+    def uniform_draws(self, inputs):
+        """One draw from U[0, 1) per entry of ``inputs``."""
+        return keras.random.uniform(
+            keras.ops.shape(inputs), dtype=inputs.dtype, seed=self.seed_generator
+        )
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed}
+
+
 @keras.saving.register_keras_serializable(package="sk_autoencoder")
-class ScaledGaussianNoise(keras.layers.Layer):
+class ScaledGaussianNoise(_TrainingCorruption):
     """Add zero-mean normal noise with a standard deviation of its own for each feature.
 
     Parameters
@@ -25,30 +57,21 @@ class ScaledGaussianNoise(keras.layers.Layer):
     """
 
     def __init__(self, stddev, seed=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(seed, **kwargs)
         self.stddev = [float(value) for value in stddev]
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
-        self.supports_masking = True
-        self.built = True
 
-    def call(self, inputs, training=False):
-        if not training:
-            return inputs
+    def corrupt(self, inputs):
         noise = keras.random.normal(
             keras.ops.shape(inputs), dtype=inputs.dtype, seed=self.seed_generator
         )
         return inputs + noise * _per_feature(self.stddev, inputs.dtype)
 
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
     def get_config(self):
-        return {**super().get_config(), "stddev": self.stddev, "seed": self.seed}
+        return {**super().get_config(), "stddev": self.stddev}
 
 
 @keras.saving.register_keras_serializable(package="sk_autoencoder")
-class MaskingNoise(keras.layers.Layer):
+class MaskingNoise(_TrainingCorruption):
     """Set each entry to zero with probability ``rate``.
 
     Parameters
@@ -60,30 +83,21 @@ class MaskingNoise(keras.layers.Layer):
     """
 
     def __init__(self, rate, seed=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(seed, **kwargs)
         self.rate = float(rate)
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
-        self.supports_masking = True
-        self.built = True
 
-    def call(self, inputs, training=False):
-        if not training or self.rate == 0:
+    def corrupt(self, inputs):
+        if self.rate == 0:
             return inputs
-        draws = keras.random.uniform(
-            keras.ops.shape(inputs), dtype=inputs.dtype, seed=self.seed_generator
-        )
-        return keras.ops.where(draws >= self.rate, inputs, keras.ops.zeros_like(inputs))
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
+        keep = self.uniform_draws(inputs) >= self.rate
+        return keras.ops.where(keep, inputs, keras.ops.zeros_like(inputs))
 
     def get_config(self):
-        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+        return {**super().get_config(), "rate": self.rate}
 
 
 @keras.saving.register_keras_serializable(package="sk_autoencoder")
-class SaltAndPepperNoise(keras.layers.Layer):
+class SaltAndPepperNoise(_TrainingCorruption):
     """Replace each entry, with probability ``rate``, by its feature's low or high value.
 
     An entry that is replaced becomes ``low`` or ``high`` with probability one half each.
@@ -100,36 +114,21 @@ class SaltAndPepperNoise(keras.layers.Layer):
     """
 
     def __init__(self, rate, low, high, seed=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(seed, **kwargs)
         self.rate = float(rate)
         self.low = [float(value) for value in low]
         self.high = [float(value) for value in high]
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
-        self.supports_masking = True
-        self.built = True
 
-    def call(self, inputs, training=False):
-        if not training or self.rate == 0:
+    def corrupt(self, inputs):
+        if self.rate == 0:
             return inputs
-        draws = keras.random.uniform(
-            keras.ops.shape(inputs), dtype=inputs.dtype, seed=self.seed_generator
-        )
+        draws = self.uniform_draws(inputs)
         dtype = inputs.dtype
         # One draw decides both whether an entry is replaced and by which extreme.
-        corrupted = keras.ops.where(
+        extremes = keras.ops.where(
             draws < self.rate / 2, _per_feature(self.low, dtype), _per_feature(self.high, dtype)
         )
-        return keras.ops.where(draws < self.rate, corrupted, inputs)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
+        return keras.ops.where(draws < self.rate, extremes, inputs)
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "rate": self.rate,
-            "low": self.low,
-            "high": self.high,
-            "seed": self.seed,
-        }
+        return {**super().get_config(), "rate": self.rate, "low": self.low, "high": self.high}

@@ -4,6 +4,8 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
+from sk_autoencoder._training import split_validation
+
 
 @pytest.fixture(scope="session")
 def digits_split():
@@ -19,3 +21,17 @@ def blobs():
     rng = np.random.default_rng(0)
     codes = rng.normal(size=(60, 2))
     return codes @ rng.normal(size=(2, 6)) + 0.1 * rng.normal(size=(60, 6))
+
+
+@pytest.fixture
+def held_out_rows(monkeypatch):
+    """A list that receives the validation rows of each fit with early stopping."""
+    recorded = []
+
+    def recording_split(*args):
+        train_rows, validation_rows = split_validation(*args)
+        recorded.append(validation_rows)
+        return train_rows, validation_rows
+
+    monkeypatch.setattr("sk_autoencoder._base.split_validation", recording_split)
+    return recorded

@@ -22,7 +22,6 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sk_autoencoder import AutoencoderTransformer
-from sk_autoencoder._training import split_validation
 
 
 def tiny(**params):
@@ -157,15 +156,7 @@ def test_shuffle_false_visits_rows_in_order_and_still_reproduces(blobs):
     assert first.loss_curve_ != shuffled.loss_curve_
 
 
-def test_early_stopping_keeps_the_weights_of_the_best_validation_epoch(blobs, monkeypatch):
-    held_out = []
-
-    def recording_split(*args):
-        train_rows, validation_rows = split_validation(*args)
-        held_out.append(validation_rows)
-        return train_rows, validation_rows
-
-    monkeypatch.setattr("sk_autoencoder._base.split_validation", recording_split)
+def test_early_stopping_keeps_the_weights_of_the_best_validation_epoch(blobs, held_out_rows):
     estimator = tiny(
         early_stopping=True,
         epochs=300,
@@ -180,7 +171,7 @@ def test_early_stopping_keeps_the_weights_of_the_best_validation_epoch(blobs, mo
     # Stopped because the last n_iter_no_change epochs did not beat the best before.
     assert min(curve[-3:]) >= min(curve[:-3])
     # The weights kept are the best epoch's: their loss on the held-out rows is the minimum.
-    (validation_rows,) = held_out
+    (validation_rows,) = held_out_rows
     assert len(validation_rows) == 6
     assert_allclose(-estimator.score(blobs[validation_rows]), min(curve), rtol=1e-4)
 
