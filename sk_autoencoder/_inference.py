@@ -91,6 +91,7 @@ def reconstruction_errors(layers, X):
     """Mean squared reconstruction error of each row of ``X``, as float64."""
     errors = np.empty(X.shape[0], dtype=np.float64)
     for rows in chunks(X.shape[0], layers):
-        residual = X[rows] - apply_dense_layers(layers, X[rows])
+        chunk = X[rows]
+        residual = chunk - apply_dense_layers(layers, chunk)
         errors[rows] = np.mean(np.square(residual), axis=1, dtype=np.float64)
     return errors
