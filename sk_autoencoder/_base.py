@@ -436,7 +436,9 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         rng = _local_rng(self.random_state)
         n_features = X.shape[1]
         n_layers = len(hidden_layer_sizes) + 1
-        seeds = [int(seed) for seed in rng.integers(_MAX_SEED, size=2 * n_layers + 2)]
+        *layer_seeds, corruption_seed, shuffle_seed = (
+            int(seed) for seed in rng.integers(_MAX_SEED, size=2 * n_layers + 2)
+        )
 
         train_rows = validation_rows = None
         n_train = X.shape[0]
@@ -454,7 +456,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             self.encoding_dim,
             hidden_layer_sizes,
             self.activation,
-            seeds=seeds[:n_layers],
+            seeds=layer_seeds[:n_layers],
             alpha=self.alpha,
         )
         decoder = build_decoder(
@@ -463,11 +465,11 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             hidden_layer_sizes,
             self.activation,
             self.output_activation,
-            seeds=seeds[n_layers : 2 * n_layers],
+            seeds=layer_seeds[n_layers:],
             alpha=self.alpha,
         )
         model = build_autoencoder(
-            encoder, decoder, corruption=self._corruption_layer(X, seeds[-2])
+            encoder, decoder, corruption=self._corruption_layer(X, corruption_seed)
         )
         model.compile(
             optimizer=_OPTIMIZERS[self.optimizer](learning_rate=self.learning_rate),
@@ -478,7 +480,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             X,
             batch_size=batch_size,
             epochs=self.epochs,
-            shuffle_seed=seeds[-1] if self.shuffle else None,
+            shuffle_seed=shuffle_seed if self.shuffle else None,
             train_rows=train_rows,
             validation_rows=validation_rows,
             n_iter_no_change=self.n_iter_no_change,

@@ -14,8 +14,8 @@ _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 
 
-def _elu(h):
-    return np.where(h > 0, h, np.expm1(np.minimum(h, 0)))
+def _elu(h, alpha=1.0):
+    return np.where(h > 0, h, alpha * np.expm1(np.minimum(h, 0)))
 
 
 def _gelu(h):
@@ -31,7 +31,7 @@ ACTIVATIONS = {
     "softplus": lambda h: np.logaddexp(0, h, out=h),
     "silu": lambda h: np.multiply(h, special.expit(h), out=h),
     "elu": _elu,
-    "selu": lambda h: _SELU_SCALE * np.where(h > 0, h, _SELU_ALPHA * np.expm1(np.minimum(h, 0))),
+    "selu": lambda h: _SELU_SCALE * _elu(h, _SELU_ALPHA),
     "gelu": _gelu,
 }
 
