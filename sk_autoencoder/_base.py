@@ -1,6 +1,7 @@
 """AutoencoderTransformer: a Keras autoencoder as a scikit-learn transformer."""
 
 import contextlib
+import math
 import warnings
 from numbers import Integral, Real
 
@@ -18,7 +19,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._inference import ACTIVATIONS, dense_layers, forward, reconstruction_errors
 from ._network import build_autoencoder, build_decoder, build_encoder, split_autoencoder
-from ._training import split_validation, train
+from ._training import split_validation, steps_per_execution, train
 
 _OPTIMIZERS = {
     "adam": keras.optimizers.Adam,
@@ -474,6 +475,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         model.compile(
             optimizer=_OPTIMIZERS[self.optimizer](learning_rate=self.learning_rate),
             loss=self.loss,
+            steps_per_execution=steps_per_execution(math.ceil(n_train / batch_size)),
         )
         history = train(
             model,

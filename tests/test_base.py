@@ -425,6 +425,9 @@ QUIET_FIT = """
     estimator.fit(X)
     estimator.inverse_transform(estimator.transform(X))
     estimator.score(X)
+    # Short fits in a row, as in a grid search: each traces a new model's train function.
+    for _ in range(6):
+        AutoencoderTransformer(hidden_layer_sizes=(4,), epochs=1, verbose={verbose}).fit(X)
 """
 
 
@@ -465,3 +468,18 @@ def test_works_under_jax_without_importing_tensorflow(tmp_path):
         KERAS_BACKEND="jax",
     )
     assert result.stdout.strip() == "(40, 3) False"
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_a_whole_epoch_per_execution_trains_as_one_step_per_execution(
+    blobs, monkeypatch, early_stopping
+):
+    # 60 rows (54 when validating) in batches of 16: the epoch's last batch is short.
+    params = dict(batch_size=16, epochs=4, early_stopping=early_stopping)
+    whole_epoch = tiny(**params).fit(blobs)
+    monkeypatch.setattr("sk_autoencoder._base.steps_per_execution", lambda batches: 1)
+    one_step = tiny(**params).fit(blobs)
+    assert_allclose(whole_epoch.loss_curve_, one_step.loss_curve_, rtol=1e-6)
+    assert_allclose(whole_epoch.transform(blobs), one_step.transform(blobs), rtol=1e-5)
+    expected = 4 if keras.backend.backend() == "tensorflow" else 1
+    assert whole_epoch.model_.steps_per_execution == expected
