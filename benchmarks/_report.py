@@ -57,3 +57,23 @@ def write_results(out_dir, name, header, rows, preamble):
         writer.writerow(header)
         writer.writerows(rows)
     return table
+
+
+def write_report(out_dir, name, preamble, sections):
+    """Write ``name.md``: the preamble, then each section's heading, text and table.
+
+    ``sections`` holds ``(heading, text, header, rows, csv_name)`` tuples; each table
+    is also written to ``csv_name.csv``. Returns the Markdown.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    parts = [preamble]
+    for heading, text, header, rows, csv_name in sections:
+        parts.append(f"## {heading}\n\n{text}\n\n{markdown_table(header, rows)}".strip())
+        with open(out_dir / f"{csv_name}.csv", "w", newline="") as file:
+            writer = csv.writer(file)
+            writer.writerow(header)
+            writer.writerows(rows)
+    markdown = "\n\n".join(parts) + "\n"
+    (out_dir / f"{name}.md").write_text(markdown)
+    return markdown

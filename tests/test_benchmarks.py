@@ -1,39 +1,119 @@
-"""The benchmark scripts run end to end (in their --quick form) and write their tables."""
+"""The benchmark scripts run end to end (in their --quick form) and write their results."""
 
+import gzip
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+
+from benchmarks._data import FASHION_MNIST_FILES, fashion_mnist, read_idx
+
 ROOT = Path(__file__).resolve().parents[1]
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def run_module(module, out):
+def run_module(module, *args, expect=0):
     result = subprocess.run(
-        [sys.executable, "-m", module, "--quick", "--out", str(out)],
+        [sys.executable, "-m", module, *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=600,
         check=False,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
+    assert result.returncode == expect, result.stderr[-3000:]
+    return result
 
 
-def test_main_job_compares_with_pca(tmp_path):
-    printed = run_module("benchmarks", tmp_path)
-    table = (tmp_path / "digits.md").read_text()
-    assert "| encoding_dim | PCA MSE | autoencoder MSE |" in table
-    for dim in (2, 4, 8, 16, 32):
-        assert f"\n| {dim} | " in table
-    assert (tmp_path / "digits.csv").read_text().count("\n") == 6
-    assert "[5/5] encoding_dim=32" in printed
+def table_rows(markdown, heading):
+    """The data rows of the table under ``## heading``, as lists of cells."""
+    section = markdown.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    lines = [line for line in section.splitlines() if line.startswith("| ")][1:]
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
+
+
+def test_main_job_compares_with_pca_and_draws(tmp_path):
+    printed = run_module("benchmarks", "--quick", "--out", str(tmp_path)).stdout
+    assert "[15/15] encoding_dim=32: fitting denoising autoencoder" in printed
+    report = (tmp_path / "digits.md").read_text()
+    assert report in printed
+
+    comparison = table_rows(report, "Reconstruction, classification, time")
+    assert [(row[0], row[1]) for row in comparison] == [
+        (str(dim), reducer)
+        for dim in (2, 4, 8, 16, 32)
+        for reducer in ("PCA", "autoencoder", "denoising autoencoder")
+    ]
+    for row in comparison:
+        mse, ratio, accuracy = float(row[2]), float(row[3]), float(row[4])
+        assert mse > 0 and 0 <= accuracy <= 1
+        assert ratio == 1.0 if row[1] == "PCA" else ratio > 0
+    noise = table_rows(report, "Denoising")
+    assert [row[0] for row in noise] == ["0.25", "0.5", "1.0"]
+    search = table_rows(report, "Grid search")
+    assert sorted(row[3] for row in search) == ["1", "2"]
+    assert "Chosen: encoding_dim=" in report
+
+    for name in ("comparison", "denoising", "search"):
+        assert (tmp_path / f"{name}.csv").read_text().startswith(("encoding_dim,", "noise_level,"))
+    for name in ("mse", "accuracy", "images"):
+        assert (tmp_path / f"{name}.png").read_bytes().startswith(PNG_SIGNATURE)
 
 
 def test_overhead_reports_ratios(tmp_path):
-    run_module("benchmarks.overhead", tmp_path)
+    run_module("benchmarks.overhead", "--quick", "--out", str(tmp_path))
     table = (tmp_path / "overhead-tensorflow.md").read_text()
     for measure in ("fit", "transform, 1 rows", "transform, 100 rows", "transform, 10,000 rows"):
         row = next(line for line in table.splitlines() if line.startswith(f"| {measure} | "))
         ratio = float(row.split(" | ")[3])
         assert ratio > 0
+
+
+def write_idx(path, array):
+    """Write ``array`` (uint8) as a gzipped IDX file, as Fashion-MNIST ships."""
+    header = bytes([0, 0, 0x08, array.ndim]) + np.array(array.shape, ">u4").tobytes()
+    with gzip.open(path, "wb") as file:
+        file.write(header + array.astype(np.uint8).tobytes())
+
+
+@pytest.fixture
+def fake_fashion_mnist(tmp_path):
+    rng = np.random.default_rng(0)
+    arrays = {
+        "X_train": rng.integers(0, 256, size=(30, 28, 28)),
+        "y_train": rng.integers(0, 10, size=30),
+        "X_test": rng.integers(0, 256, size=(12, 28, 28)),
+        "y_test": rng.integers(0, 10, size=12),
+    }
+    for key, name in FASHION_MNIST_FILES.items():
+        write_idx(tmp_path / name, arrays[key])
+    return tmp_path, arrays
+
+
+def test_reads_fashion_mnist_idx_files(fake_fashion_mnist):
+    folder, arrays = fake_fashion_mnist
+    dataset = fashion_mnist(folder)
+    assert dataset.X_train.shape == (30, 784) and dataset.X_train.dtype == np.float32
+    assert_array_equal(dataset.X_train * 255, arrays["X_train"].reshape(30, 784))
+    assert_array_equal(dataset.y_test, arrays["y_test"])
+    assert dataset.X_test.min() >= 0 and dataset.X_test.max() <= 1
+
+
+def test_a_truncated_idx_file_is_refused(fake_fashion_mnist):
+    folder, _ = fake_fashion_mnist
+    path = folder / FASHION_MNIST_FILES["X_test"]
+    path.write_bytes(gzip.compress(gzip.decompress(path.read_bytes())[:-5]))
+    with pytest.raises(ValueError, match="promises"):
+        read_idx(path)
+
+
+def test_missing_fashion_mnist_says_where_it_looked_and_how_to_get_it(tmp_path):
+    result = run_module(
+        "benchmarks", "--dataset", "fashion-mnist", "--data-dir", str(tmp_path), expect=2
+    )
+    assert f"Fashion-MNIST is not in {tmp_path}" in result.stderr
+    assert "apt-get install dataset-fashion-mnist" in result.stderr
+    assert "Traceback" not in result.stderr

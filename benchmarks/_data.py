@@ -1,0 +1,143 @@
+"""The data sets the benchmarks compare on, each with the settings that suit it.
+
+Both ship offline: scikit-learn embeds ``load_digits``, and Debian's
+``dataset-fashion-mnist`` package puts Fashion-MNIST's four IDX files in
+``/usr/share/datasets/fashion-mnist``.
+"""
+
+import gzip
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+FASHION_MNIST_FILES = {
+    "X_train": "train-images-idx3-ubyte.gz",
+    "y_train": "train-labels-idx1-ubyte.gz",
+    "X_test": "t10k-images-idx3-ubyte.gz",
+    "y_test": "t10k-labels-idx1-ubyte.gz",
+}
+# The element types an IDX header may name (the third byte of its magic number).
+_IDX_DTYPES = {
+    0x08: np.uint8,
+    0x09: np.int8,
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+
+
+class MissingDataError(Exception):
+    """A data set's files are not where the benchmark looked; the message says what to do."""
+
+
+@dataclass
+class Dataset:
+    """A train/test split and how the benchmark treats it.
+
+    ``scaler`` is fitted on ``X_train`` by the benchmark, and every reducer sees (and
+    every MSE is measured in) its output; ``None`` means the data is used as it is.
+    ``pixel_max`` maps the unscaled data to [0, 1] for display. ``autoencoder_params``
+    are the parameters both autoencoders get, beyond ``encoding_dim``; ``search_grid``
+    is what the grid search tunes, on ``search_rows`` training rows (all when ``None``).
+    """
+
+    name: str
+    title: str
+    description: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    image_shape: tuple
+    pixel_max: float
+    scaler: object | None
+    search_grid: dict
+    autoencoder_params: dict = field(default_factory=dict)
+    search_rows: int | None = None
+
+
+def read_idx(path):
+    """Read one IDX file (optionally gzipped) into an array of the shape its header gives."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rb") as file:
+        data = file.read()
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
+        raise ValueError(f"{path} is not an IDX file: its magic number is {data[:4].hex()}.")
+    dtype, n_dims = np.dtype(_IDX_DTYPES[data[2]]), data[3]
+    shape = tuple(int(n) for n in np.frombuffer(data, ">u4", count=n_dims, offset=4))
+    offset = 4 + 4 * n_dims
+    expected = offset + dtype.itemsize * int(np.prod(shape))
+    if len(data) != expected:
+        raise ValueError(
+            f"{path} holds {len(data)} bytes; its header, shape {shape}, promises {expected}."
+        )
+    return np.frombuffer(data, dtype, offset=offset).reshape(shape)
+
+
+def digits():
+    """scikit-learn's 8 x 8 digits: 70/30 split (random_state=0), standardized."""
+    bunch = load_digits()
+    X_train, X_test, y_train, y_test = train_test_split(
+        bunch.data, bunch.target, test_size=0.3, random_state=0
+    )
+    return Dataset(
+        name="digits",
+        title="Digits",
+        description=(
+            f"scikit-learn's load_digits (8 x 8 images), 70/30 split (random_state=0): "
+            f"{len(X_train)} training and {len(X_test)} held-out rows, standardized on the "
+            "training part. Both autoencoders have default parameters."
+        ),
+        X_train=X_train,
+        y_train=y_train,
+        X_test=X_test,
+        y_test=y_test,
+        image_shape=(8, 8),
+        pixel_max=16.0,
+        scaler=StandardScaler(),
+        search_grid={"encoding_dim": [8, 16], "hidden_layer_sizes": [(64,), (128,)]},
+    )
+
+
+def fashion_mnist(data_dir=FASHION_MNIST_DIR):
+    """Fashion-MNIST's 60,000 training and 10,000 test images, pixels scaled to [0, 1]."""
+    data_dir = Path(data_dir)
+    missing = [name for name in FASHION_MNIST_FILES.values() if not (data_dir / name).is_file()]
+    if missing:
+        raise MissingDataError(
+            f"Fashion-MNIST is not in {data_dir}: missing {', '.join(missing)}.\n"
+            "On Debian or Ubuntu, install it with `apt-get install dataset-fashion-mnist` "
+            f"(it goes to {FASHION_MNIST_DIR}); elsewhere, put the four IDX .gz files from "
+            "https://github.com/zalandoresearch/fashion-mnist in a folder and pass it as "
+            "--data-dir."
+        )
+    arrays = {key: read_idx(data_dir / name) for key, name in FASHION_MNIST_FILES.items()}
+    X_train, X_test = (arrays[key].reshape(len(arrays[key]), -1) for key in ("X_train", "X_test"))
+    return Dataset(
+        name="fashion-mnist",
+        title="Fashion-MNIST",
+        description=(
+            f"Fashion-MNIST (28 x 28 images) from {data_dir}: fitted on the {len(X_train):,} "
+            f"training images, evaluated on the {len(X_test):,} test images; pixels scaled "
+            "to [0, 1]. Both autoencoders: hidden_layer_sizes=(256,), sigmoid output, "
+            "batch_size=256, epochs=20. The grid search uses 10,000 training images."
+        ),
+        X_train=(X_train / np.float32(255)).astype(np.float32),
+        y_train=arrays["y_train"],
+        X_test=(X_test / np.float32(255)).astype(np.float32),
+        y_test=arrays["y_test"],
+        image_shape=(28, 28),
+        pixel_max=1.0,
+        scaler=None,
+        search_grid={"encoding_dim": [16, 32], "hidden_layer_sizes": [(128,), (256,)]},
+        autoencoder_params=dict(
+            hidden_layer_sizes=(256,), output_activation="sigmoid", batch_size=256, epochs=20
+        ),
+        search_rows=10_000,
+    )
