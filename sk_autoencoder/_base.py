@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._inference import ACTIVATIONS, dense_layers, forward, reconstruction_errors
 from ._network import build_autoencoder, build_decoder, build_encoder, split_autoencoder
+from ._persistence import save
 from ._training import split_validation, steps_per_execution, train
 
 _OPTIMIZERS = {
@@ -378,6 +379,22 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             Minus the mean squared reconstruction error.
         """
         return float(np.mean(self.score_samples(X)))
+
+    def save(self, path):
+        """Write the estimator, fitted or not, to one file that loads no code.
+
+        The file holds the parameters and fitted attributes as JSON and the Keras
+        model in Keras's ``.keras`` format; :func:`sk_autoencoder.load` reads it back
+        with Keras's safe mode, so that nothing in the file runs. Prefer it to pickle
+        for a file you did not write yourself, or one kept across versions: loading a
+        pickle runs whatever code the file names.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Where to write the file (a zip archive); an existing file is replaced.
+        """
+        save(self, path)
 
     @property
     def _n_features_out(self):
