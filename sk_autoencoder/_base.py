@@ -54,6 +54,20 @@ def _local_rng(random_state):
     return np.random.default_rng(random_state)
 
 
+def _check_in_range(X):
+    """Raise ``ValueError`` if ``X`` holds values beyond the range of Keras's float type."""
+    floatx = np.dtype(keras.config.floatx())
+    if X.dtype.itemsize <= floatx.itemsize or X.size == 0:
+        return
+    peak, limit = max(float(X.max()), -float(X.min())), float(np.finfo(floatx).max)
+    if peak > limit:
+        raise ValueError(
+            f"X holds values as large as {peak:.3g} in magnitude, beyond the range of the "
+            f"network's float type {floatx} ({limit:.3g}). Scale the data first, for "
+            "example with StandardScaler."
+        )
+
+
 @contextlib.contextmanager
 def _restored_on_error(estimator):
     """Put back the attributes ``estimator`` had if the block raises.
@@ -451,6 +465,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
                 'loss="binary_crossentropy" needs output_activation="sigmoid", got '
                 f"output_activation={self.output_activation!r}."
             )
+        _check_in_range(X)
         rng = _local_rng(self.random_state)
         n_features = X.shape[1]
         n_layers = len(hidden_layer_sizes) + 1

@@ -78,13 +78,32 @@ def chunks(n_rows, layers):
     return [slice(start, start + step) for start in range(0, n_rows, step)]
 
 
+def check_finite(output, X):
+    """Raise ``ValueError`` if any row of ``output``, computed from ``X``, is not finite.
+
+    Finite input can still overflow: values beyond the float type's range, or large
+    enough for the network's arithmetic to overflow. Never hand back such output.
+    """
+    finite = np.isfinite(output)
+    if finite.ndim > 1:
+        finite = finite.all(axis=1)
+    if not finite.all():
+        peak = max(float(np.max(X)), -float(np.min(X)))
+        raise ValueError(
+            f"The network's output is not finite for {np.count_nonzero(~finite)} of "
+            f"{len(finite)} rows of X, whose values reach {peak:.3g} in magnitude: too "
+            "large for the network's arithmetic. Pass data scaled as the training data was."
+        )
+    return output
+
+
 def forward(layers, X):
     """Run all rows of ``X`` through ``layers``, chunk by chunk."""
     n_outputs = layers[-1][0].shape[1]
     output = np.empty((X.shape[0], n_outputs), dtype=layers[-1][0].dtype)
     for rows in chunks(X.shape[0], layers):
         output[rows] = apply_dense_layers(layers, X[rows])
-    return output
+    return check_finite(output, X)
 
 
 def reconstruction_errors(layers, X):
@@ -94,4 +113,4 @@ def reconstruction_errors(layers, X):
         chunk = X[rows]
         residual = chunk - apply_dense_layers(layers, chunk)
         errors[rows] = np.mean(np.square(residual), axis=1, dtype=np.float64)
-    return errors
+    return check_finite(errors, X)
