@@ -72,6 +72,29 @@ class ReconstructionBatches(keras.utils.PyDataset):
         return batch, batch
 
 
+def _as_tf_dataset(batches, n_batches):
+    """The first ``n_batches`` of ``batches`` as a ``tf.data.Dataset``, for TensorFlow.
+
+    Keras hands a ``PyDataset`` to TensorFlow through ``tf.data.Dataset.from_generator``,
+    whose first use in a process logs a line from TensorFlow's C++ core ("Memory patch
+    applied"). A dataset of batch indices mapped through ``tf.numpy_function`` serves
+    the same batches in the same order, one at a time from the array, and logs nothing.
+    """
+    import tensorflow as tf
+
+    n_features = batches.X.shape[1]
+
+    def gather(index):
+        return batches[int(index)][0]
+
+    def pair(index):
+        x = tf.numpy_function(gather, [index], Tout=tf.as_dtype(batches.dtype))
+        x = tf.ensure_shape(x, [None, n_features])
+        return x, x
+
+    return tf.data.Dataset.range(n_batches).map(pair).prefetch(1)
+
+
 class _StopOnNonFiniteLoss(keras.callbacks.Callback):
     """Stop training at the end of the first epoch whose loss is not finite."""
 
@@ -167,10 +190,15 @@ def train(
     batches = ReconstructionBatches(
         X, train_rows, batch_size, dtype=dtype, seed=shuffle_seed, endless=True
     )
+    steps_per_epoch = batches.batches_per_epoch
     validating = validation_rows is not None
     validation = (
         ReconstructionBatches(X, validation_rows, batch_size, dtype=dtype) if validating else None
     )
+    if keras.backend.backend() == "tensorflow":
+        batches = _as_tf_dataset(batches, epochs * batches.batches_per_epoch)
+        if validating:
+            validation = _as_tf_dataset(validation, validation.batches_per_epoch)
     early_stopping = keras.callbacks.EarlyStopping(
         monitor="val_loss" if validating else "loss",
         min_delta=tol,
@@ -181,7 +209,7 @@ def train(
         history = model.fit(
             batches,
             epochs=epochs,
-            steps_per_epoch=batches.batches_per_epoch,
+            steps_per_epoch=steps_per_epoch,
             validation_data=validation,
             callbacks=[_StopOnNonFiniteLoss(), early_stopping],
             shuffle=False,

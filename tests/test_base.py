@@ -1,7 +1,6 @@
 """Behaviour of AutoencoderTransformer beyond scikit-learn's common checks."""
 
 import io
-import os
 import pickle
 import random
 import subprocess
@@ -22,6 +21,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sk_autoencoder import AutoencoderTransformer
+
+from . import ENVIRONMENT
 
 
 def tiny(**params):
@@ -396,7 +397,7 @@ def run_python(code, **env):
         [sys.executable, "-c", textwrap.dedent(code)],
         capture_output=True,
         text=True,
-        env={**os.environ, **env},
+        env={**ENVIRONMENT, **env},
         timeout=300,
         check=False,
     )
