@@ -535,7 +535,8 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
                 f"still improving by more than tol={self.tol}. Raise epochs to train "
                 "longer.",
                 ConvergenceWarning,
-                stacklevel=2,
+                # Past _fit, fit and scikit-learn's _fit_context: the caller's line.
+                stacklevel=4,
             )
 
         self.model_, self.encoder_, self.decoder_ = model, encoder, decoder

@@ -63,11 +63,14 @@ def dense_layers(model):
 
 def apply_dense_layers(layers, X):
     """Run ``X`` (a chunk of rows) through ``layers``; return the output as a new array."""
-    h = np.asarray(X, dtype=layers[0][0].dtype)
-    for kernel, bias, activation in layers:
-        h = h @ kernel
-        h += bias
-        h = activation(h)
+    # Overflow shows as inf or NaN in the output, which the callers turn into a
+    # ValueError: numpy's warnings about it would only come first.
+    with np.errstate(over="ignore", invalid="ignore"):
+        h = np.asarray(X, dtype=layers[0][0].dtype)
+        for kernel, bias, activation in layers:
+            h = h @ kernel
+            h += bias
+            h = activation(h)
     return h
 
 
@@ -111,6 +114,7 @@ def reconstruction_errors(layers, X):
     errors = np.empty(X.shape[0], dtype=np.float64)
     for rows in chunks(X.shape[0], layers):
         chunk = X[rows]
-        residual = chunk - apply_dense_layers(layers, chunk)
-        errors[rows] = np.mean(np.square(residual), axis=1, dtype=np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):  # checked below
+            residual = chunk - apply_dense_layers(layers, chunk)
+            errors[rows] = np.mean(np.square(residual), axis=1, dtype=np.float64)
     return check_finite(errors, X)
