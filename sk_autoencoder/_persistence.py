@@ -29,6 +29,11 @@ _MODEL_ATTRIBUTES = ("model_", "encoder_", "decoder_")
 _PRIVATE_STATE = ("_sklearn_output_config",)
 
 
+def _is_fitted_attribute(name):
+    """Whether ``name`` is a fitted attribute kept in the JSON (not in the Keras model)."""
+    return name.endswith("_") and not name.startswith("_") and name not in _MODEL_ATTRIBUTES
+
+
 def _to_json(value, name):
     """``value`` as plain JSON, with tuples and arrays tagged so they come back as such."""
     if isinstance(value, tuple):
@@ -72,7 +77,7 @@ def save(estimator, path):
     fitted = {
         name: _to_json(value, name)
         for name, value in vars(estimator).items()
-        if name.endswith("_") and not name.startswith("_") and name not in _MODEL_ATTRIBUTES
+        if _is_fitted_attribute(name)
     }
     private = {
         name: _to_json(value, name)
@@ -121,6 +126,7 @@ def load(path):
         read, or is damaged.
     """
     from . import AutoencoderTransformer, DenoisingAutoencoderTransformer, __version__
+    from ._inference import dense_layers
     from ._network import split_autoencoder
 
     classes = {
@@ -167,6 +173,8 @@ def load(path):
         state = (
             None if fitted is None else {name: _from_json(value) for name, value in fitted.items()}
         )
+        if state is not None and not all(map(_is_fitted_attribute, state)):
+            raise ValueError(f"unexpected fitted attributes {sorted(state)}")
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise ValueError(f"{path} holds invalid estimator data: {error}") from error
     if state is None:
@@ -180,6 +188,8 @@ def load(path):
         try:
             model = keras.saving.load_model(model_path, safe_mode=True)
             encoder, decoder = split_autoencoder(model)
+            # Only chains of Dense layers with known activations can be run.
+            dense_layers(encoder), dense_layers(decoder)
         except Exception as error:  # Keras raises many kinds; all mean "not loadable".
             raise ValueError(
                 f"{path} holds a Keras model that cannot be loaded: {error}"

@@ -143,6 +143,10 @@ def edited(path, edit):
             lambda path: rewrite(path, edited(path, lambda d: d["params"].update(encoding_dim=2))),
             "codes of 3 values, but records .*encoding_dim=2",
         ),
+        (
+            lambda path: rewrite(path, edited(path, lambda d: d["fitted"].update(_fit=1))),
+            "unexpected fitted attributes",
+        ),
     ],
     ids=[
         "truncated",
@@ -155,6 +159,7 @@ def edited(path, edit):
         "invalid-param",
         "unknown-param",
         "model-mismatch",
+        "private-attribute",
     ],
 )
 def test_damaged_or_tampered_files_give_a_clear_error(saved, damage, match):
@@ -178,6 +183,18 @@ def test_a_model_carrying_code_is_refused_and_its_code_never_runs(saved, tmp_pat
     with pytest.raises(ValueError, match=r"cannot be loaded.*safe_mode"):
         sk_autoencoder.load(path)
     assert not ran.exists()
+
+
+def test_a_model_of_other_layers_is_refused(saved, tmp_path):
+    path, _ = saved
+    inputs = keras.Input((6,))
+    encoder = keras.Sequential([keras.Input((6,)), keras.layers.Dense(3, activation="softmax")])
+    encoder.name = "encoder"
+    decoder = keras.Sequential([keras.Input((3,)), keras.layers.Dense(6)], name="decoder")
+    keras.Model(inputs, decoder(encoder(inputs))).save(tmp_path / "other.keras")
+    rewrite(path, model=(tmp_path / "other.keras").read_bytes())
+    with pytest.raises(ValueError, match="cannot be loaded"):
+        sk_autoencoder.load(path)
 
 
 SAVED_IN_ANOTHER_PROCESS = """
