@@ -15,7 +15,7 @@ from numpy.testing import assert_array_equal
 import sk_autoencoder
 from sk_autoencoder import AutoencoderTransformer, DenoisingAutoencoderTransformer
 
-from .test_base import run_python
+from .test_base import outputs, run_python
 
 ESTIMATORS = {
     "plain": lambda: AutoencoderTransformer(
@@ -25,11 +25,6 @@ ESTIMATORS = {
         3, hidden_layer_sizes=(8, 4), noise="salt_and_pepper", noise_level=0.2, epochs=4
     ),
 }
-
-
-def outputs(estimator, X):
-    codes = estimator.transform(X)
-    return codes, estimator.inverse_transform(codes), estimator.score_samples(X)
 
 
 def fitted_state(estimator):
