@@ -252,7 +252,8 @@ def main(argv=None):
     results, fitted = compare(dataset, X_train, X_test, dims, repeats=1 if args.quick else 5)
     all_features = classify(None, X_train, dataset.y_train).score(X_test, dataset.y_test)
     noise = denoising(fitted, X_test, feature_std, dim)
-    search, search_rows, search_seconds = grid_search(dataset, 1 if args.quick else args.n_jobs)
+    n_jobs = 1 if args.quick else args.n_jobs
+    search, search_rows, search_seconds = grid_search(dataset, n_jobs)
 
     draw(dataset, results, fitted, scaler, X_test, feature_std, dim, out)
     plot_against_dimension(
@@ -270,7 +271,7 @@ def main(argv=None):
         [
             comparison_section(results),
             denoising_section(noise, dim),
-            search_section(search, search_rows, search_seconds, args),
+            search_section(search, search_rows, search_seconds, n_jobs),
         ],
     )
     print(f"\n{report}\nTables and plots written to {out}/")
@@ -355,7 +356,7 @@ def denoising_section(noise, dim):
     return ("Denoising", text, header, rows, "denoising")
 
 
-def search_section(search, search_rows, search_seconds, args):
+def search_section(search, search_rows, search_seconds, n_jobs):
     results = pd.DataFrame(search.cv_results_)
     rows = [
         [
@@ -369,11 +370,11 @@ def search_section(search, search_rows, search_seconds, args):
     ]
     header = ["encoding_dim", "hidden_layer_sizes", "mean held-out MSE", "rank", "fit (s)"]
     best = search.best_params_
-    n_jobs = 1 if args.quick else args.n_jobs
+    n_fits = len(results) * search.n_splits_
     text = (
-        "GridSearchCV(Pipeline([scaling, AutoencoderTransformer]), cv=3) with no "
-        "`scoring`: it ranks the candidates by the estimator's own score, the negative "
-        f"held-out MSE. {search_rows:,} training rows, {len(results) * 3} fits and a "
+        f"GridSearchCV(Pipeline([scaling, AutoencoderTransformer]), cv={search.n_splits_}) "
+        "with no `scoring`: it ranks the candidates by the estimator's own score, the "
+        f"negative held-out MSE. {search_rows:,} training rows, {n_fits} fits and a "
         f"refit in {search_seconds:.0f} s with n_jobs={n_jobs}. Chosen: "
         f"encoding_dim={best['autoencoder__encoding_dim']}, "
         f"hidden_layer_sizes={best['autoencoder__hidden_layer_sizes']}. Reconstruction "

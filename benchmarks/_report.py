@@ -46,16 +46,20 @@ def markdown_table(header, rows):
     return "\n".join(lines)
 
 
+def write_csv(path, header, rows):
+    with open(path, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
 def write_results(out_dir, name, header, rows, preamble):
     """Write ``name.md`` (preamble and table) and ``name.csv`` into ``out_dir``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     table = markdown_table(header, rows)
     (out_dir / f"{name}.md").write_text(f"{preamble}\n\n{table}\n")
-    with open(out_dir / f"{name}.csv", "w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(header)
-        writer.writerows(rows)
+    write_csv(out_dir / f"{name}.csv", header, rows)
     return table
 
 
@@ -70,10 +74,7 @@ def write_report(out_dir, name, preamble, sections):
     parts = [preamble]
     for heading, text, header, rows, csv_name in sections:
         parts.append(f"## {heading}\n\n{text}\n\n{markdown_table(header, rows)}".strip())
-        with open(out_dir / f"{csv_name}.csv", "w", newline="") as file:
-            writer = csv.writer(file)
-            writer.writerow(header)
-            writer.writerows(rows)
+        write_csv(out_dir / f"{csv_name}.csv", header, rows)
     markdown = "\n\n".join(parts) + "\n"
     (out_dir / f"{name}.md").write_text(markdown)
     return markdown
