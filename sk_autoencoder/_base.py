@@ -1,7 +1,6 @@
 """AutoencoderTransformer: a Keras autoencoder as a scikit-learn transformer."""
 
 import contextlib
-import math
 import warnings
 from numbers import Integral, Real
 
@@ -20,7 +19,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from ._inference import ACTIVATIONS, dense_layers, forward, reconstruction_errors
 from ._network import build_autoencoder, build_decoder, build_encoder, split_autoencoder
 from ._persistence import save
-from ._training import split_validation, steps_per_execution, train
+from ._training import split_validation, train
 
 _OPTIMIZERS = {
     "adam": keras.optimizers.Adam,
@@ -507,11 +506,11 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         model.compile(
             optimizer=_OPTIMIZERS[self.optimizer](learning_rate=self.learning_rate),
             loss=self.loss,
-            steps_per_execution=steps_per_execution(math.ceil(n_train / batch_size)),
         )
         history = train(
             model,
             X,
+            loss=self.loss,
             batch_size=batch_size,
             epochs=self.epochs,
             shuffle_seed=shuffle_seed if self.shuffle else None,

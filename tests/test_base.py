@@ -474,15 +474,24 @@ def test_works_under_jax_without_importing_tensorflow(tmp_path):
 
 
 @pytest.mark.parametrize("early_stopping", [False, True])
-def test_a_whole_epoch_per_execution_trains_as_one_step_per_execution(
-    blobs, monkeypatch, early_stopping
-):
+def test_chunks_of_any_size_train_alike(blobs, monkeypatch, early_stopping):
     # 60 rows (54 when validating) in batches of 16: the epoch's last batch is short.
     params = dict(batch_size=16, epochs=4, early_stopping=early_stopping)
     whole_epoch = tiny(**params).fit(blobs)
-    monkeypatch.setattr("sk_autoencoder._base.steps_per_execution", lambda batches: 1)
-    one_step = tiny(**params).fit(blobs)
-    assert_allclose(whole_epoch.loss_curve_, one_step.loss_curve_, rtol=1e-6)
-    assert_allclose(whole_epoch.transform(blobs), one_step.transform(blobs), rtol=1e-5)
-    expected = 4 if keras.backend.backend() == "tensorflow" else 1
-    assert whole_epoch.model_.steps_per_execution == expected
+    # One batch a chunk (16 rows x 6 float32 features).
+    monkeypatch.setattr("sk_autoencoder._training.CHUNK_BYTES", 16 * 6 * 4)
+    one_batch = tiny(**params).fit(blobs)
+    assert_allclose(whole_epoch.loss_curve_, one_batch.loss_curve_, rtol=1e-6)
+    assert_allclose(whole_epoch.transform(blobs), one_batch.transform(blobs), rtol=1e-5)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.01])
+def test_trains_as_keras_model_fit_does(blobs, alpha):
+    # Same network, initial weights, optimizer, batches and epochs: the same losses.
+    estimator = tiny(batch_size=16, epochs=4, shuffle=False, alpha=alpha).fit(blobs)
+    model = keras.models.clone_model(estimator.model_)  # seeded initializers: same start
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3), loss="mse")
+    X = blobs.astype(np.float32)
+    history = model.fit(X, X, batch_size=16, epochs=4, shuffle=False, verbose=0)
+    assert_allclose(estimator.loss_curve_, history.history["loss"], rtol=1e-5)
+    assert_allclose(estimator.model_.predict_on_batch(X), model.predict_on_batch(X), atol=1e-5)

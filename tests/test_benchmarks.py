@@ -10,6 +10,7 @@ import pytest
 from numpy.testing import assert_array_equal
 
 from benchmarks._data import FASHION_MNIST_FILES, fashion_mnist, read_idx
+from benchmarks.speed import CONTENDERS, OURS
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -70,6 +71,26 @@ def test_overhead_reports_ratios(tmp_path):
         row = next(line for line in table.splitlines() if line.startswith(f"| {measure} | "))
         ratio = float(row.split(" | ")[3])
         assert ratio > 0
+
+
+def test_speed_compares_every_contender(tmp_path):
+    printed = run_module("benchmarks.speed", "--quick", "--out", str(tmp_path)).stdout
+    report = (tmp_path / "speed.md").read_text()
+    assert report in printed and "GFLOP/s" in report
+    rows = table_rows(report, "Speed, random")
+    assert [row[0] for row in rows] == [*CONTENDERS, "limit: epoch FLOPs / GEMM rate"]
+    by_name = {row[0]: row for row in rows}
+    for name in CONTENDERS:
+        # Figures in columns 1, 3, ... 11 (s per epoch, fit, three transforms, peak RSS).
+        figures = [float(cell) for cell in by_name[name][1:12:2] if cell]
+        assert len(figures) == (5 if name == "PCA(32)" else 6), by_name[name]
+        assert all(figure > 0 for figure in figures[1:]), by_name[name]
+    # Each column's ratios are to sk_autoencoder's best backend: one of them is 1.
+    for column in range(4, 13, 2):
+        assert "1.00" in {by_name[name][column] for name in OURS}
+    targets = table_rows(report, "Targets")
+    assert len(targets) == 7 and {row[3] for row in targets} <= {"yes", "no"}
+    assert (tmp_path / "speed-random.csv").read_text().startswith("contender,s per epoch,")
 
 
 def write_idx(path, array):

@@ -1,0 +1,378 @@
+"""Fit and transform speed of sk_autoencoder against every other way to do it on a CPU.
+
+Run ``python -m benchmarks.speed``. The seed workload: X of 60,000 x 784 float32 values
+in [0, 1), a 784-32-784 autoencoder (Dense(32, relu) encoder, Dense(784, sigmoid)
+decoder), Adam, mean squared error, batch 256, the same epochs for every contender; and
+the same on Fashion-MNIST's 60,000 training images when they are installed. Each
+contender runs in a subprocess of its own, so that each backend starts clean:
+
+- sk_autoencoder on TensorFlow and on JAX;
+- raw Keras as in the seed (``Model.fit``, then ``encoder.predict``), on both backends;
+- scikeras's documented AutoEncoder pattern (a ``BaseWrapper`` subclass);
+- scikit-learn's ``MLPRegressor(hidden_layer_sizes=(32,))`` fitted on ``(X, X)``,
+  transforming through its first layer;
+- ``PCA(32)``;
+- the limit: the epoch's floating-point operations at numpy's float32 GEMM rate,
+  measured in the same run.
+
+Seconds per epoch are ``(t_E - t_1) / (E - 1)`` for fits of ``E`` and 1 epochs, after a
+warm-up fit: the steady cost of an epoch, without one-off costs (tracing, compiling),
+which the "fit" column includes. sk_autoencoder's code layer is linear where the seed's
+is relu (the estimator's code layer is always linear); the arithmetic is the same.
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ._report import machine, median_seconds, write_report
+
+N_ROWS, N_FEATURES, ENCODING_DIM, BATCH_SIZE = 60_000, 784, 32, 256
+TRANSFORM_ROWS = (1, 1_000, 60_000)
+NOTES = {
+    "sk_autoencoder": "linear code layer",
+    "mlp": "identity output layer; transform: numpy through coefs_[0]",
+    "pca": "fit: one SVD",
+}
+CONTENDERS = {
+    "sk_autoencoder, TensorFlow": ("sk_autoencoder", "tensorflow"),
+    "sk_autoencoder, JAX": ("sk_autoencoder", "jax"),
+    "raw Keras, TensorFlow": ("keras", "tensorflow"),
+    "raw Keras, JAX": ("keras", "jax"),
+    "scikeras AutoEncoder, TensorFlow": ("scikeras", "tensorflow"),
+    "MLPRegressor(32)": ("mlp", "tensorflow"),
+    "PCA(32)": ("pca", "tensorflow"),
+}
+OURS = ("sk_autoencoder, TensorFlow", "sk_autoencoder, JAX")
+PEERS = ("raw Keras, TensorFlow", "raw Keras, JAX", "MLPRegressor(32)")
+
+
+def load_data(data, n_rows):
+    """The rows a contender fits: random values in [0, 1), or Fashion-MNIST scaled to it."""
+    if data == "random":
+        return np.random.default_rng(0).random((n_rows, N_FEATURES), dtype=np.float32)
+    from ._data import fashion_mnist
+
+    return fashion_mnist().X_train[:n_rows].astype(np.float32)
+
+
+def epoch_flops(n_rows):
+    """Floating-point operations of one epoch: forward, and backward at twice forward."""
+    weights = N_FEATURES * ENCODING_DIM + ENCODING_DIM * N_FEATURES
+    return 3 * 2 * n_rows * weights
+
+
+def gemm_rate():
+    """numpy's float32 matrix-product rate on 2048 x 2048, in FLOP per second."""
+    a = np.random.default_rng(0).random((2048, 2048), dtype=np.float32)
+    return 2 * 2048**3 / median_seconds(lambda: a @ a, repeats=5)
+
+
+def keras_autoencoder():
+    """The seed's network, as Keras's tutorials write it: (autoencoder, encoder)."""
+    import keras
+
+    inputs = keras.Input((N_FEATURES,))
+    encoder = keras.Model(inputs, keras.layers.Dense(ENCODING_DIM, activation="relu")(inputs))
+    codes = keras.Input((ENCODING_DIM,))
+    decoder = keras.Model(codes, keras.layers.Dense(N_FEATURES, activation="sigmoid")(codes))
+    model = keras.Model(inputs, decoder(encoder(inputs)))
+    model.compile(optimizer="adam", loss="mse")
+    return model, encoder
+
+
+def scikeras_autoencoder(epochs):
+    """scikeras's AutoEncoder pattern, as its documentation writes it."""
+    import keras
+    from scikeras.wrappers import BaseWrapper
+    from sklearn.base import TransformerMixin
+
+    class AutoEncoder(BaseWrapper, TransformerMixin):
+        def _keras_build_fn(self, encoding_dim, meta):
+            n_features = meta["n_features_in_"]
+            encoder_input = keras.Input(shape=(n_features,))
+            encoded = keras.layers.Dense(encoding_dim, activation="relu")(encoder_input)
+            encoder = keras.Model(encoder_input, encoded)
+            decoder_input = keras.Input(shape=(encoding_dim,))
+            decoded = keras.layers.Dense(n_features, activation="sigmoid")(decoder_input)
+            decoder = keras.Model(decoder_input, decoded)
+            autoencoder_input = keras.Input(shape=(n_features,))
+            autoencoder = keras.Model(autoencoder_input, decoder(encoder(autoencoder_input)))
+            self.encoder_model = BaseWrapper(encoder, verbose=self.verbose)
+            self.decoder_model = BaseWrapper(decoder, verbose=self.verbose)
+            return autoencoder
+
+        def _initialize(self, X, y=None):
+            X, _ = super()._initialize(X=X, y=y)
+            self.decoder_model.initialize(self.encoder_model.initialize(X).predict(X))
+            return X, X
+
+        def initialize(self, X, y=None):
+            self._initialize(X=X, y=X)
+            return self
+
+        def fit(self, X, *, sample_weight=None):
+            super().fit(X=X, y=X, sample_weight=sample_weight)
+            return self
+
+        def transform(self, X):
+            return self.encoder_model.predict(self.feature_encoder_.transform(X))
+
+    return AutoEncoder(
+        loss="mse",
+        optimizer="adam",
+        encoding_dim=ENCODING_DIM,
+        batch_size=BATCH_SIZE,
+        epochs=epochs,
+        random_state=0,
+        verbose=0,
+    )
+
+
+def contender(kind):
+    """``(make(epochs), fit(estimator, X), transform(estimator, X))`` for one contender."""
+    if kind == "sk_autoencoder":
+        from sk_autoencoder import AutoencoderTransformer
+
+        def make(epochs):
+            return AutoencoderTransformer(
+                ENCODING_DIM,
+                hidden_layer_sizes=(),
+                output_activation="sigmoid",
+                batch_size=BATCH_SIZE,
+                epochs=epochs,
+                random_state=0,
+            )
+
+        return make, lambda est, X: est.fit(X), lambda est, X: est.transform(X)
+    if kind == "keras":
+
+        def fit(pair, X):
+            pair[0].fit(X, X, batch_size=BATCH_SIZE, epochs=pair[2], verbose=0)
+
+        return (
+            lambda epochs: (*keras_autoencoder(), epochs),
+            fit,
+            lambda pair, X: pair[1].predict(X, verbose=0),
+        )
+    if kind == "scikeras":
+        return scikeras_autoencoder, lambda est, X: est.fit(X), lambda est, X: est.transform(X)
+    if kind == "mlp":
+        from sklearn.neural_network import MLPRegressor
+
+        def make(epochs):
+            return MLPRegressor(
+                hidden_layer_sizes=(ENCODING_DIM,),
+                batch_size=BATCH_SIZE,
+                max_iter=epochs,
+                tol=0.0,
+                n_iter_no_change=epochs + 1,
+                random_state=0,
+            )
+
+        def first_layer(est, X):
+            return np.maximum(X @ est.coefs_[0] + est.intercepts_[0], 0)
+
+        return make, lambda est, X: est.fit(X, X), first_layer
+    if kind == "pca":
+        from sklearn.decomposition import PCA
+
+        return (
+            lambda epochs: PCA(ENCODING_DIM, random_state=0),
+            lambda est, X: est.fit(X),
+            lambda est, X: est.transform(X),
+        )
+    raise ValueError(f"unknown contender {kind!r}")
+
+
+def measure(kind, data, n_rows, epochs, repeats):
+    """Time one contender in this process; return its figures as a dict."""
+    warnings.simplefilter("ignore")  # ConvergenceWarning of the short fits, on purpose
+    X = load_data(data, n_rows)
+    make, fit, transform = contender(kind)
+    fit(make(1), X[: 4 * BATCH_SIZE])  # the process's one-off costs, paid before timing
+
+    def timed_fit(n_epochs):
+        estimator = make(n_epochs)
+        start = time.perf_counter()
+        fit(estimator, X)
+        return time.perf_counter() - start, estimator
+
+    figures = {}
+    if kind == "pca":
+        figures["fit"], estimator = timed_fit(1)
+    else:
+        one, _ = timed_fit(1)
+        figures["fit"], estimator = timed_fit(epochs)
+        figures["epoch"] = (figures["fit"] - one) / (epochs - 1)
+    for rows in TRANSFORM_ROWS:
+        x = np.resize(X, (min(rows, n_rows), N_FEATURES))
+        figures[f"transform {rows:,}"] = median_seconds(
+            lambda x=x: transform(estimator, x), repeats=repeats[rows]
+        )
+    figures["peak RSS"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return figures
+
+
+def run_contender(name, data, n_rows, epochs, quick):
+    """Run one contender in a fresh Python; return its figures, or a one-line failure."""
+    kind, backend = CONTENDERS[name]
+    command = [sys.executable, "-m", "benchmarks.speed", "--measure", kind, "--data", data]
+    command += ["--rows", str(n_rows), "--epochs", str(epochs)] + (["--quick"] if quick else [])
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if result.returncode != 0:
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        return {"failed": lines[-1] if lines else f"exit status {result.returncode}"}
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    return {**figures, "note": NOTES.get(kind, "")}
+
+
+COLUMNS = ("epoch", "fit", "transform 1", "transform 1,000", "transform 60,000", "peak RSS")
+UNITS = {"epoch": "s", "fit": "s", "peak RSS": "MiB"}
+
+
+def table(results):
+    """The Markdown header and rows: each figure, and its ratio to sk_autoencoder's best."""
+    best = {
+        column: min(
+            (results[name][column] for name in OURS if column in results[name]), default=None
+        )
+        for column in COLUMNS
+    }
+    header = ["contender"]
+    for column in COLUMNS:
+        label = "s per epoch" if column == "epoch" else f"{column} ({UNITS.get(column, 'ms')})"
+        header += [label, "ratio"]
+    header.append("note")
+    rows = []
+    for name, figures in results.items():
+        row = [name]
+        for column in COLUMNS:
+            value = figures.get(column)
+            if value is None:
+                row += ["", ""]
+                continue
+            shown = value * 1e3 if UNITS.get(column, "ms") == "ms" else value
+            ratio = "" if best[column] is None else f"{value / best[column]:.2f}"
+            row += [f"{shown:.4g}", ratio]
+        row.append(figures.get("failed", figures.get("note", "")))
+        rows.append(row)
+    return header, rows
+
+
+def targets(results, limit_seconds):
+    """The speed issue's bars: rows of (measure, ratio, bar, met)."""
+    ours = {name: results[name] for name in OURS if "epoch" in results[name]}
+    if not ours:
+        return []
+    fastest = min(ours, key=lambda name: ours[name]["epoch"])
+    checks = []  # (measure, ratio, bar, at_least)
+    peers = {name: results[name]["epoch"] for name in PEERS if "epoch" in results[name]}
+    if peers:
+        peer = min(peers, key=peers.get)
+        checks.append(
+            (
+                f"{fastest}: s per epoch / {peer}'s",
+                ours[fastest]["epoch"] / peers[peer],
+                0.9,
+                False,
+            )
+        )
+    raw_tensorflow = results["raw Keras, TensorFlow"].get("epoch")
+    if "sk_autoencoder, TensorFlow" in ours and raw_tensorflow:
+        ratio = ours["sk_autoencoder, TensorFlow"]["epoch"] / raw_tensorflow
+        checks.append(("sk_autoencoder, TensorFlow: s per epoch / raw Keras's", ratio, 0.5, False))
+    share = limit_seconds / ours[fastest]["epoch"]
+    checks.append((f"{fastest}: share of the GEMM rate", share, 0.4, True))
+    pca = results["PCA(32)"]
+    for name in OURS:
+        for rows, bar in ((60_000, 1.5), (1, 5.0)):
+            column = f"transform {rows:,}"
+            if column in results[name] and column in pca:
+                ratio = results[name][column] / pca[column]
+                checks.append((f"{name}: {column} / PCA(32)'s", ratio, bar, False))
+    return [
+        [
+            measure,
+            f"{ratio:.2f}",
+            f"{'at least' if at_least else 'at most'} {bar}",
+            "yes" if (ratio >= bar if at_least else ratio <= bar) else "no",
+        ]
+        for measure, ratio, bar, at_least in checks
+    ]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.speed", description=__doc__)
+    parser.add_argument("--epochs", type=int, default=6, help="epochs of the timed fit")
+    parser.add_argument("--out", default="benchmarks/results/speed", help="folder for the results")
+    parser.add_argument("--quick", action="store_true", help="a tiny run, for the tests")
+    parser.add_argument("--measure", help=argparse.SUPPRESS)
+    parser.add_argument("--data", default="random", help=argparse.SUPPRESS)
+    parser.add_argument("--rows", type=int, default=N_ROWS, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    repeats = {1: 3, 1_000: 3, 60_000: 1} if args.quick else {1: 50, 1_000: 20, 60_000: 5}
+    if args.measure:
+        figures = measure(args.measure, args.data, args.rows, args.epochs, repeats)
+        print(json.dumps(figures))
+        return 0
+
+    n_rows, epochs = (2_000, 2) if args.quick else (N_ROWS, args.epochs)
+    datasets = ["random"]
+    from ._data import FASHION_MNIST_DIR, FASHION_MNIST_FILES
+
+    installed = all(
+        (Path(FASHION_MNIST_DIR) / name).exists() for name in FASHION_MNIST_FILES.values()
+    )
+    if installed and not args.quick:
+        datasets.append("fashion-mnist")
+    rate = gemm_rate()
+    limit = epoch_flops(n_rows) / rate
+    sections = []
+    for data in datasets:
+        results = {}
+        for name in CONTENDERS:
+            print(f"{data}: {name} ...", flush=True)
+            results[name] = run_contender(name, data, n_rows, epochs, args.quick)
+        results["limit: epoch FLOPs / GEMM rate"] = {"epoch": limit}
+        header, rows = table(results)
+        described = "random values in [0, 1)" if data == "random" else "training images / 255"
+        text = (
+            f"{n_rows:,} x {N_FEATURES} float32, {described}; "
+            f"{epochs} epochs of batch {BATCH_SIZE}."
+        )
+        sections.append((f"Speed, {data}", text, header, rows, f"speed-{data}"))
+        if data == "random":
+            checks = targets(results, limit)
+            sections.append(
+                (
+                    "Targets",
+                    "The bars the speed issue sets, on the seed workload above.",
+                    ["measure", "ratio", "bar", "met"],
+                    checks,
+                    "targets",
+                )
+            )
+    preamble = (
+        "# Fit and transform speed against the peers\n\n"
+        f"Made by `python -m benchmarks.speed{' --quick' if args.quick else ''}` on "
+        f"{machine()}. numpy's float32 GEMM rate in this run: {rate / 1e9:.0f} GFLOP/s; "
+        f"one epoch is {epoch_flops(n_rows) / 1e9:.2f} GFLOP. Ratios are to sk_autoencoder's "
+        "best backend for that column (below 1: faster or smaller than it). Times of "
+        "transform are medians."
+    )
+    print(write_report(args.out, "speed", preamble, sections))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,212 @@
+"""Compiled training and evaluation steps: many batches per call, on each backend.
+
+Keras's ``Model.fit`` pays for its data path and per-step dispatch on every batch;
+on a CPU that costs more than a small network's arithmetic. Here one compiled call
+runs a whole chunk of batches, looping inside the compiled function: ``jax.lax``'s
+``fori_loop`` on JAX, ``tf.while_loop`` on TensorFlow. The steps are Keras's own
+pieces: the model's forward pass (``stateless_call`` on JAX, a call under a
+``GradientTape`` on TensorFlow), the compiled loss's function and the model's
+regularization losses, and its optimizer's update.
+
+This is the one module that imports a backend's framework, lazily and only the
+active one.
+"""
+
+import keras
+import numpy as np
+
+BACKENDS = ("tensorflow", "jax")
+
+
+def compiled_steps(model, loss, chunk_batches):
+    """Return the compiled steps that train ``model`` (compiled, with an optimizer).
+
+    Parameters
+    ----------
+    model : keras.Model
+        The network, compiled with the optimizer that trains it.
+    loss : str
+        A Keras loss function's name; a batch's loss is its mean over the batch, plus
+        the model's regularization losses, as ``Model.fit`` computes it.
+    chunk_batches : int
+        The most batches a chunk handed to :meth:`train` or :meth:`evaluate` holds.
+
+    Returns
+    -------
+    steps : object
+        With ``train(chunk)`` and ``evaluate(chunk)``, each taking an array of shape
+        ``(n_batches, batch_size, n_features)`` and returning the sum over its batches
+        of loss times rows (a scalar the caller converts with ``float`` when it needs
+        it); ``trainable_values()`` and ``restore(values)``; and ``finish()``, which
+        leaves the trained state in the model's variables.
+    """
+    backend = keras.backend.backend()
+    if backend == "jax":
+        return _JaxSteps(model, keras.losses.get(loss), chunk_batches)
+    if backend == "tensorflow":
+        return _TensorFlowSteps(model, keras.losses.get(loss))
+    raise ValueError(
+        f"sk_autoencoder trains on Keras's {' and '.join(BACKENDS)} backends; the "
+        f"active backend is {backend!r}. Set KERAS_BACKEND to one of them."
+    )
+
+
+def _built_optimizer(model):
+    optimizer = model.optimizer
+    if not optimizer.built:
+        optimizer.build(model.trainable_variables)
+    return optimizer
+
+
+class _JaxSteps:
+    """Steps as pure functions of the model's state, compiled with ``jax.jit``.
+
+    The state (weights, non-trainable variables such as a corruption layer's seed,
+    the optimizer's variables) lives in JAX arrays between calls and is written back
+    to the Keras variables by :meth:`finish`. A chunk is padded to ``chunk_batches``
+    batches, so that one compiled function serves every full-size batch of the fit
+    (and one more the shorter last batch of an epoch).
+    """
+
+    def __init__(self, model, loss_function, chunk_batches):
+        import jax
+
+        self._jax = jax
+        self._model = model
+        self._optimizer = optimizer = _built_optimizer(model)
+        self._chunk_batches = chunk_batches
+        self._state = (
+            [variable.value for variable in model.trainable_variables],
+            [variable.value for variable in model.non_trainable_variables],
+            [variable.value for variable in optimizer.variables],
+        )
+
+        def batch_loss(trainable, non_trainable, x, training):
+            y, non_trainable, losses = model.stateless_call(
+                trainable, non_trainable, x, training=training, return_losses=True
+            )
+            value = keras.ops.mean(loss_function(x, y))
+            for penalty in losses:
+                value = value + penalty
+            return value, non_trainable
+
+        gradient = jax.value_and_grad(batch_loss, has_aux=True)
+
+        def train_chunk(state, chunk, n_batches):
+            def step(index, carry):
+                trainable, non_trainable, optimizer_variables, total = carry
+                x = jax.lax.dynamic_index_in_dim(chunk, index, keepdims=False)
+                (value, non_trainable), grads = gradient(trainable, non_trainable, x, True)
+                trainable, optimizer_variables = optimizer.stateless_apply(
+                    optimizer_variables, grads, trainable
+                )
+                return trainable, non_trainable, optimizer_variables, total + value
+
+            *state, total = jax.lax.fori_loop(
+                0, n_batches, step, (*state, jax.numpy.zeros((), chunk.dtype))
+            )
+            return tuple(state), total * chunk.shape[1]
+
+        def evaluate_chunk(state, chunk, n_batches):
+            trainable, non_trainable, _ = state
+
+            def step(index, total):
+                x = jax.lax.dynamic_index_in_dim(chunk, index, keepdims=False)
+                return total + batch_loss(trainable, non_trainable, x, False)[0]
+
+            total = jax.lax.fori_loop(0, n_batches, step, jax.numpy.zeros((), chunk.dtype))
+            return total * chunk.shape[1]
+
+        self._train_chunk = jax.jit(train_chunk, donate_argnums=0)
+        self._evaluate_chunk = jax.jit(evaluate_chunk)
+
+    def _padded(self, chunk):
+        n_batches = chunk.shape[0]
+        if n_batches < self._chunk_batches:
+            padding = np.zeros((self._chunk_batches - n_batches, *chunk.shape[1:]), chunk.dtype)
+            chunk = np.concatenate([chunk, padding])
+        return chunk, n_batches
+
+    def train(self, chunk):
+        self._state, total = self._train_chunk(self._state, *self._padded(chunk))
+        return total
+
+    def evaluate(self, chunk):
+        return self._evaluate_chunk(self._state, *self._padded(chunk))
+
+    def trainable_values(self):
+        return [np.array(value) for value in self._state[0]]
+
+    def restore(self, values):
+        self._state = ([self._jax.numpy.asarray(value) for value in values], *self._state[1:])
+
+    def finish(self):
+        variables = (
+            self._model.trainable_variables,
+            self._model.non_trainable_variables,
+            self._optimizer.variables,
+        )
+        for group, values in zip(variables, self._state, strict=True):
+            for variable, value in zip(group, values, strict=True):
+                variable.assign(value)
+
+
+class _TensorFlowSteps:
+    """Steps as ``tf.function``s that update the model's variables in place."""
+
+    def __init__(self, model, loss_function):
+        import tensorflow as tf
+
+        self._model = model
+        optimizer = _built_optimizer(model)
+        weights = model.trainable_variables
+        chunks = tf.TensorSpec((None, None, model.input_shape[-1]), keras.config.floatx())
+
+        def batch_loss(x, training):
+            value = keras.ops.mean(loss_function(x, model(x, training=training)))
+            for penalty in model.losses:
+                value = value + penalty
+            return value
+
+        def over_batches(chunk, step):
+            """Sum ``step(batch)`` over the batches of ``chunk``, in one while loop."""
+
+            def body(index, total):
+                return index + 1, total + step(chunk[index])
+
+            _, total = tf.while_loop(
+                lambda index, _: index < tf.shape(chunk)[0],
+                body,
+                (tf.constant(0), tf.zeros((), chunk.dtype)),
+            )
+            return total * tf.cast(tf.shape(chunk)[1], chunk.dtype)
+
+        def train_step(x):
+            with tf.GradientTape() as tape:
+                value = batch_loss(x, training=True)
+            optimizer.apply(tape.gradient(value, weights), weights)
+            return value
+
+        self._train = tf.function(
+            lambda chunk: over_batches(chunk, train_step), input_signature=[chunks]
+        )
+        self._evaluate = tf.function(
+            lambda chunk: over_batches(chunk, lambda x: batch_loss(x, training=False)),
+            input_signature=[chunks],
+        )
+
+    def train(self, chunk):
+        return self._train(chunk)
+
+    def evaluate(self, chunk):
+        return self._evaluate(chunk)
+
+    def trainable_values(self):
+        return [variable.value.numpy() for variable in self._model.trainable_variables]
+
+    def restore(self, values):
+        for variable, value in zip(self._model.trainable_variables, values, strict=True):
+            variable.assign(value)
+
+    def finish(self):
+        pass
