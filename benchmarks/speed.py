@@ -16,7 +16,7 @@ contender runs in a subprocess of its own, so that each backend starts clean:
   measured in the same run.
 
 Seconds per epoch are ``(t_E - t_1) / (E - 1)`` for fits of ``E`` and 1 epochs, after a
-warm-up fit: the steady cost of an epoch, without one-off costs (tracing, compiling),
+warm-up fit of 1 epoch: the steady cost of an epoch, without one-off costs (tracing, compiling),
 which the "fit" column includes. sk_autoencoder's code layer is linear where the seed's
 is relu (the estimator's code layer is always linear); the arithmetic is the same.
 """
@@ -198,7 +198,9 @@ def measure(kind, data, n_rows, epochs, repeats):
     warnings.simplefilter("ignore")  # ConvergenceWarning of the short fits, on purpose
     X = load_data(data, n_rows)
     make, fit, transform = contender(kind)
-    fit(make(1), X[: 4 * BATCH_SIZE])  # the process's one-off costs, paid before timing
+    # One full-size fit first: the process's one-off costs (and any compilation a
+    # backend caches across fits) are then paid before either timed fit.
+    fit(make(1), X)
 
     def timed_fit(n_epochs):
         estimator = make(n_epochs)

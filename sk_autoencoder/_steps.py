@@ -18,7 +18,7 @@ import numpy as np
 BACKENDS = ("tensorflow", "jax")
 
 
-def compiled_steps(model, loss, chunk_batches):
+def compiled_steps(model, loss, chunk_batches, resident=None):
     """Return the compiled steps that train ``model`` (compiled, with an optimizer).
 
     Parameters
@@ -30,21 +30,25 @@ def compiled_steps(model, loss, chunk_batches):
         the model's regularization losses, as ``Model.fit`` computes it.
     chunk_batches : int
         The most batches a chunk handed to :meth:`train` or :meth:`evaluate` holds.
+    resident : ndarray of shape (n_samples, n_features) or None
+        Data to copy into the backend once, for chunks that name rows of it.
 
     Returns
     -------
     steps : object
-        With ``train(chunk)`` and ``evaluate(chunk)``, each taking an array of shape
-        ``(n_batches, batch_size, n_features)`` and returning the sum over its batches
-        of loss times rows (a scalar the caller converts with ``float`` when it needs
-        it); ``trainable_values()`` and ``restore(values)``; and ``finish()``, which
+        With ``train(rows, positions)`` and ``evaluate(rows, positions)``: ``rows`` is
+        an array of shape ``(n_rows, n_features)``, or None for ``resident``, and
+        ``positions`` an int32 array of shape ``(n_batches, batch_size)`` whose row
+        ``i`` picks the rows of batch ``i``. Each returns the sum over the batches of
+        loss times rows, a scalar the caller converts with ``float`` when it needs it.
+        Also ``trainable_values()`` and ``restore(values)``; and ``finish()``, which
         leaves the trained state in the model's variables.
     """
     backend = keras.backend.backend()
     if backend == "jax":
-        return _JaxSteps(model, keras.losses.get(loss), chunk_batches)
+        return _JaxSteps(model, keras.losses.get(loss), chunk_batches, resident)
     if backend == "tensorflow":
-        return _TensorFlowSteps(model, keras.losses.get(loss))
+        return _TensorFlowSteps(model, keras.losses.get(loss), resident)
     raise ValueError(
         f"sk_autoencoder trains on Keras's {' and '.join(BACKENDS)} backends; the "
         f"active backend is {backend!r}. Set KERAS_BACKEND to one of them."
@@ -63,18 +67,19 @@ class _JaxSteps:
 
     The state (weights, non-trainable variables such as a corruption layer's seed,
     the optimizer's variables) lives in JAX arrays between calls and is written back
-    to the Keras variables by :meth:`finish`. A chunk is padded to ``chunk_batches``
-    batches, so that one compiled function serves every full-size batch of the fit
-    (and one more the shorter last batch of an epoch).
+    to the Keras variables by :meth:`finish`. Chunks are padded to ``chunk_batches``
+    batches (the padding is never run), so that one compiled function serves every
+    chunk of full-size batches, and one more the shorter last batch of an epoch.
     """
 
-    def __init__(self, model, loss_function, chunk_batches):
+    def __init__(self, model, loss_function, chunk_batches, resident):
         import jax
 
         self._jax = jax
         self._model = model
         self._optimizer = optimizer = _built_optimizer(model)
         self._chunk_batches = chunk_batches
+        self._resident = None if resident is None else jax.device_put(resident)
         self._state = (
             [variable.value for variable in model.trainable_variables],
             [variable.value for variable in model.non_trainable_variables],
@@ -92,10 +97,13 @@ class _JaxSteps:
 
         gradient = jax.value_and_grad(batch_loss, has_aux=True)
 
-        def train_chunk(state, chunk, n_batches):
+        def batch(rows, positions, index):
+            return jax.numpy.take(rows, positions[index], axis=0)
+
+        def train_chunk(state, rows, positions, n_batches):
             def step(index, carry):
                 trainable, non_trainable, optimizer_variables, total = carry
-                x = jax.lax.dynamic_index_in_dim(chunk, index, keepdims=False)
+                x = batch(rows, positions, index)
                 (value, non_trainable), grads = gradient(trainable, non_trainable, x, True)
                 trainable, optimizer_variables = optimizer.stateless_apply(
                     optimizer_variables, grads, trainable
@@ -103,36 +111,41 @@ class _JaxSteps:
                 return trainable, non_trainable, optimizer_variables, total + value
 
             *state, total = jax.lax.fori_loop(
-                0, n_batches, step, (*state, jax.numpy.zeros((), chunk.dtype))
+                0, n_batches, step, (*state, jax.numpy.zeros((), rows.dtype))
             )
-            return tuple(state), total * chunk.shape[1]
+            return tuple(state), total * positions.shape[1]
 
-        def evaluate_chunk(state, chunk, n_batches):
+        def evaluate_chunk(state, rows, positions, n_batches):
             trainable, non_trainable, _ = state
 
             def step(index, total):
-                x = jax.lax.dynamic_index_in_dim(chunk, index, keepdims=False)
+                x = batch(rows, positions, index)
                 return total + batch_loss(trainable, non_trainable, x, False)[0]
 
-            total = jax.lax.fori_loop(0, n_batches, step, jax.numpy.zeros((), chunk.dtype))
-            return total * chunk.shape[1]
+            total = jax.lax.fori_loop(0, n_batches, step, jax.numpy.zeros((), rows.dtype))
+            return total * positions.shape[1]
 
         self._train_chunk = jax.jit(train_chunk, donate_argnums=0)
         self._evaluate_chunk = jax.jit(evaluate_chunk)
 
-    def _padded(self, chunk):
-        n_batches = chunk.shape[0]
-        if n_batches < self._chunk_batches:
-            padding = np.zeros((self._chunk_batches - n_batches, *chunk.shape[1:]), chunk.dtype)
-            chunk = np.concatenate([chunk, padding])
-        return chunk, n_batches
+    def _arguments(self, rows, positions):
+        """``(rows, positions, n_batches)``, padded to ``chunk_batches`` batches."""
+        n_batches, batch_size = positions.shape
+        missing = self._chunk_batches - n_batches
+        if missing > 0:
+            positions = np.concatenate([positions, np.zeros((missing, batch_size), np.int32)])
+            if rows is not None:
+                rows = np.concatenate(
+                    [rows, np.zeros((missing * batch_size, rows.shape[1]), rows.dtype)]
+                )
+        return (self._resident if rows is None else rows), positions, n_batches
 
-    def train(self, chunk):
-        self._state, total = self._train_chunk(self._state, *self._padded(chunk))
+    def train(self, rows, positions):
+        self._state, total = self._train_chunk(self._state, *self._arguments(rows, positions))
         return total
 
-    def evaluate(self, chunk):
-        return self._evaluate_chunk(self._state, *self._padded(chunk))
+    def evaluate(self, rows, positions):
+        return self._evaluate_chunk(self._state, *self._arguments(rows, positions))
 
     def trainable_values(self):
         return [np.array(value) for value in self._state[0]]
@@ -154,13 +167,17 @@ class _JaxSteps:
 class _TensorFlowSteps:
     """Steps as ``tf.function``s that update the model's variables in place."""
 
-    def __init__(self, model, loss_function):
+    def __init__(self, model, loss_function, resident):
         import tensorflow as tf
 
         self._model = model
         optimizer = _built_optimizer(model)
         weights = model.trainable_variables
-        chunks = tf.TensorSpec((None, None, model.input_shape[-1]), keras.config.floatx())
+        self._resident = None if resident is None else tf.convert_to_tensor(resident)
+        signature = [
+            tf.TensorSpec((None, model.input_shape[-1]), keras.config.floatx()),
+            tf.TensorSpec((None, None), tf.int32),
+        ]
 
         def batch_loss(x, training):
             value = keras.ops.mean(loss_function(x, model(x, training=training)))
@@ -168,18 +185,18 @@ class _TensorFlowSteps:
                 value = value + penalty
             return value
 
-        def over_batches(chunk, step):
-            """Sum ``step(batch)`` over the batches of ``chunk``, in one while loop."""
+        def over_batches(rows, positions, step):
+            """Sum ``step(batch)`` over the batches ``positions`` picks, in one while loop."""
 
             def body(index, total):
-                return index + 1, total + step(chunk[index])
+                return index + 1, total + step(tf.gather(rows, positions[index]))
 
             _, total = tf.while_loop(
-                lambda index, _: index < tf.shape(chunk)[0],
+                lambda index, _: index < tf.shape(positions)[0],
                 body,
-                (tf.constant(0), tf.zeros((), chunk.dtype)),
+                (tf.constant(0), tf.zeros((), rows.dtype)),
             )
-            return total * tf.cast(tf.shape(chunk)[1], chunk.dtype)
+            return total * tf.cast(tf.shape(positions)[1], rows.dtype)
 
         def train_step(x):
             with tf.GradientTape() as tape:
@@ -188,18 +205,21 @@ class _TensorFlowSteps:
             return value
 
         self._train = tf.function(
-            lambda chunk: over_batches(chunk, train_step), input_signature=[chunks]
+            lambda rows, positions: over_batches(rows, positions, train_step),
+            input_signature=signature,
         )
         self._evaluate = tf.function(
-            lambda chunk: over_batches(chunk, lambda x: batch_loss(x, training=False)),
-            input_signature=[chunks],
+            lambda rows, positions: over_batches(
+                rows, positions, lambda x: batch_loss(x, training=False)
+            ),
+            input_signature=signature,
         )
 
-    def train(self, chunk):
-        return self._train(chunk)
+    def train(self, rows, positions):
+        return self._train(self._resident if rows is None else rows, positions)
 
-    def evaluate(self, chunk):
-        return self._evaluate(chunk)
+    def evaluate(self, rows, positions):
+        return self._evaluate(self._resident if rows is None else rows, positions)
 
     def trainable_values(self):
         return [variable.value.numpy() for variable in self._model.trainable_variables]

@@ -474,15 +474,21 @@ def test_works_under_jax_without_importing_tensorflow(tmp_path):
 
 
 @pytest.mark.parametrize("early_stopping", [False, True])
-def test_chunks_of_any_size_train_alike(blobs, monkeypatch, early_stopping):
+@pytest.mark.parametrize(
+    "patch",
+    [
+        ("CHUNK_BYTES", 16 * 6 * 4),  # one batch a chunk (16 rows x 6 float32 features)
+        ("RESIDENT_BYTES", 0),  # rows gathered on the host, not in the backend
+    ],
+)
+def test_every_way_of_feeding_trains_alike(blobs, monkeypatch, early_stopping, patch):
     # 60 rows (54 when validating) in batches of 16: the epoch's last batch is short.
     params = dict(batch_size=16, epochs=4, early_stopping=early_stopping)
     whole_epoch = tiny(**params).fit(blobs)
-    # One batch a chunk (16 rows x 6 float32 features).
-    monkeypatch.setattr("sk_autoencoder._training.CHUNK_BYTES", 16 * 6 * 4)
-    one_batch = tiny(**params).fit(blobs)
-    assert_allclose(whole_epoch.loss_curve_, one_batch.loss_curve_, rtol=1e-6)
-    assert_allclose(whole_epoch.transform(blobs), one_batch.transform(blobs), rtol=1e-5)
+    monkeypatch.setattr(f"sk_autoencoder._training.{patch[0]}", patch[1])
+    other = tiny(**params).fit(blobs)
+    assert_allclose(whole_epoch.loss_curve_, other.loss_curve_, rtol=1e-6)
+    assert_allclose(whole_epoch.transform(blobs), other.transform(blobs), rtol=1e-5)
 
 
 @pytest.mark.parametrize("alpha", [0.0, 0.01])

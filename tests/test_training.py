@@ -4,15 +4,23 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
-from sk_autoencoder._training import CHUNK_BYTES, Batches, chunk_batches, split_validation
+from sk_autoencoder._training import (
+    CHUNK_BYTES,
+    Batches,
+    _memory_mapped,
+    chunk_batches,
+    split_validation,
+)
 
 
 def epoch_rows(batches, epoch):
     """The rows (as the values of a one-column X holding 0..n-1) served in one epoch."""
-    chunks = list(batches.chunks(epoch))
-    for chunk in chunks:
-        assert chunk.ndim == 3 and chunk.shape[0] <= batches.chunk_batches
-    return np.concatenate([chunk.reshape(-1) for chunk in chunks]).astype(int)
+    served = []
+    for rows, positions in batches.chunks(epoch):
+        assert positions.dtype == np.int32 and positions.shape[0] <= batches.chunk_batches
+        rows = batches.X if rows is None else rows
+        served.append(rows[positions].reshape(-1))
+    return np.concatenate(served).astype(int)
 
 
 @pytest.fixture
@@ -29,10 +37,22 @@ def test_each_epoch_visits_every_row_once_in_a_fresh_order(X):
     assert not np.array_equal(first, second)
 
 
-def test_full_batches_come_in_chunks_and_a_short_last_batch_alone(X):
-    batches = Batches(X, None, 5, chunk_batches=3, dtype="float32")
-    shapes = [chunk.shape for chunk in batches.chunks(0)]
-    assert shapes == [(3, 5, 1), (1, 5, 1), (1, 3, 1)]
+@pytest.mark.parametrize("resident", [False, True])
+def test_full_batches_come_in_chunks_and_a_short_last_batch_alone(X, resident):
+    batches = Batches(X, None, 5, chunk_batches=3, dtype="float32", resident=resident)
+    chunks = list(batches.chunks(0))
+    assert [positions.shape for _, positions in chunks] == [(3, 5), (1, 5), (1, 3)]
+    if resident:
+        assert all(rows is None for rows, _ in chunks)
+    else:
+        assert [rows.shape for rows, _ in chunks] == [(15, 1), (5, 1), (3, 1)]
+
+
+def test_resident_chunks_name_the_rows_others_carry(X):
+    rows = np.arange(1, 23, 2)
+    carried = Batches(X, rows, 4, chunk_batches=2, dtype="float32", seed=5)
+    named = Batches(X, rows, 4, chunk_batches=2, dtype="float32", seed=5, resident=True)
+    assert_array_equal(epoch_rows(carried, 3), epoch_rows(named, 3))
 
 
 def test_the_order_depends_on_the_seed_and_epoch_alone(X):
@@ -47,7 +67,7 @@ def test_without_a_seed_rows_come_in_order_and_cast(X):
     batches = Batches(X, np.array([4, 9, 11]), 2, chunk_batches=8, dtype="float32")
     assert batches.n_batches == 2
     assert_array_equal(epoch_rows(batches, 0), [4, 9, 11])
-    assert next(batches.chunks(0)).dtype == np.float32
+    assert next(batches.chunks(0))[0].dtype == np.float32
 
 
 def test_a_subset_is_shuffled_within_itself(X):
@@ -75,3 +95,9 @@ def test_split_validation_is_disjoint_and_complete():
 def test_split_validation_refuses_to_leave_nothing_to_train_on():
     with pytest.raises(ValueError, match="n_samples=2"):
         split_validation(2, 0.6, np.random.default_rng(0))
+
+
+def test_memory_mapped_data_is_never_resident(tmp_path):
+    X = np.lib.format.open_memmap(tmp_path / "X.npy", mode="w+", dtype=np.float32, shape=(4, 2))
+    assert _memory_mapped(X) and _memory_mapped(np.asarray(X)[1:])
+    assert not _memory_mapped(np.ones((4, 2)))
