@@ -224,8 +224,11 @@ def train(
     """
     dtype = keras.config.floatx()
     n_train = X.shape[0] if train_rows is None else len(train_rows)
-    per_chunk = chunk_batches(batch_size, X.shape[1], n_train // batch_size, dtype)
     resident = X.size * np.dtype(dtype).itemsize <= RESIDENT_BYTES and not _memory_mapped(X)
+    # A resident chunk carries row numbers only: a whole epoch's fit in one call.
+    per_chunk = max(1, n_train // batch_size)
+    if not resident:
+        per_chunk = chunk_batches(batch_size, X.shape[1], per_chunk, dtype)
     common = dict(chunk_batches=per_chunk, dtype=dtype, resident=resident)
     batches = Batches(X, train_rows, batch_size, seed=shuffle_seed, **common)
     validating = validation_rows is not None
