@@ -227,6 +227,7 @@ def draw(dataset, results, fitted, scaler, X_test, feature_std, dim, out):
 
 
 def main(argv=None):
+    started = time.perf_counter()
     parser, args = parse_args(argv)
     try:
         dataset = digits() if args.dataset == "digits" else fashion_mnist(args.data_dir)
@@ -267,7 +268,7 @@ def main(argv=None):
     report = write_report(
         out,
         dataset.name,
-        preamble(dataset, args, n_features, all_features),
+        preamble(dataset, args, n_features, all_features, time.perf_counter() - started),
         [
             comparison_section(results),
             denoising_section(noise, dim),
@@ -277,7 +278,7 @@ def main(argv=None):
     print(f"\n{report}\nTables and plots written to {out}/")
 
 
-def preamble(dataset, args, n_features, all_features):
+def preamble(dataset, args, n_features, all_features, seconds):
     command = "python -m benchmarks"
     if args.dataset != "digits":
         command += f" --dataset {args.dataset}"
@@ -286,7 +287,8 @@ def preamble(dataset, args, n_features, all_features):
     return (
         f"# {dataset.title}: PCA against AutoencoderTransformer and "
         f"DenoisingAutoencoderTransformer\n\n"
-        f"Made by `{command}` on {machine()}.\n\n"
+        f"Made by `{command}` on {machine()}, in {seconds // 60:.0f} min {seconds % 60:.0f} s "
+        "(data, fits, plots; the report's own writing excepted).\n\n"
         f"{dataset.description} The denoising autoencoder trains on gaussian noise of "
         f"{TRAINING_NOISE} standard deviations of each feature. Every reducer has "
         "random_state=0. A LogisticRegression trained on all "

@@ -18,7 +18,7 @@ import numpy as np
 BACKENDS = ("tensorflow", "jax")
 
 
-def compiled_steps(model, loss, chunk_batches, resident=None, large=False):
+def compiled_steps(model, loss, chunk_batches, resident=None):
     """Return the compiled steps that train ``model`` (compiled, with an optimizer).
 
     Parameters
@@ -32,9 +32,6 @@ def compiled_steps(model, loss, chunk_batches, resident=None, large=False):
         The most batches a chunk handed to :meth:`train` or :meth:`evaluate` holds.
     resident : ndarray of shape (n_samples, n_features) or None
         Data to copy into the backend once, for chunks that name rows of it.
-    large : bool, default=False
-        Whether the fit's arithmetic is large enough to pay for compiling with XLA on
-        TensorFlow (JAX always does).
 
     Returns
     -------
@@ -51,7 +48,7 @@ def compiled_steps(model, loss, chunk_batches, resident=None, large=False):
     if backend == "jax":
         return _JaxSteps(model, keras.losses.get(loss), chunk_batches, resident)
     if backend == "tensorflow":
-        return _TensorFlowSteps(model, keras.losses.get(loss), resident, large)
+        return _TensorFlowSteps(model, keras.losses.get(loss), resident)
     raise ValueError(
         f"sk_autoencoder trains on Keras's {' and '.join(BACKENDS)} backends; the "
         f"active backend is {backend!r}. Set KERAS_BACKEND to one of them."
@@ -170,11 +167,12 @@ class _JaxSteps:
 class _TensorFlowSteps:
     """Steps as ``tf.function``s that update the model's variables in place.
 
-    With ``jit_compile``, XLA compiles the training loop: about 1.7 s more per fit,
-    for epochs about 30% shorter (seed workload: 0.42 s instead of 0.6).
+    Not compiled with XLA (``jit_compile``): that would shorten large epochs (seed
+    workload: 0.26 s instead of 0.6 to 0.9), but costs about 2 s per fit, and its
+    first use in a process prints TensorFlow's log lines ("Compiled cluster using XLA").
     """
 
-    def __init__(self, model, loss_function, resident, jit_compile):
+    def __init__(self, model, loss_function, resident):
         import tensorflow as tf
 
         self._model = model
@@ -214,7 +212,6 @@ class _TensorFlowSteps:
         self._train = tf.function(
             lambda rows, positions: over_batches(rows, positions, train_step),
             input_signature=signature,
-            jit_compile=jit_compile,
         )
         self._evaluate = tf.function(
             lambda rows, positions: over_batches(

@@ -28,12 +28,6 @@ CHUNK_BYTES = 16 * 2**20
 # Larger data, and memory-mapped data of any size, is gathered chunk by chunk.
 RESIDENT_BYTES = 256 * 2**20
 
-# An epoch of at least this many floating-point operations (about 6 per parameter
-# per row, forward and backward) is worth compiling with XLA on TensorFlow: its
-# ~1.7 s of compiling per fit is repaid within a few tens of epochs, while a small
-# fit (digits: 0.5 s in all) would take four times as long.
-LARGE_EPOCH_FLOPS = 5e9
-
 
 class Batches:
     """The batches of rows of ``X`` that each epoch visits, grouped into chunks.
@@ -238,7 +232,6 @@ def train(
         loss,
         per_chunk,
         resident=np.asarray(X, dtype=dtype) if resident else None,
-        large=6 * model.count_params() * n_train >= LARGE_EPOCH_FLOPS,
     )
     patience = _Patience(tol, n_iter_no_change)
     loss_curve, validation_loss_curve = [], [] if validating else None

@@ -492,12 +492,8 @@ def test_every_way_of_feeding_trains_alike(blobs, monkeypatch, early_stopping, p
 
 
 @pytest.mark.parametrize("alpha", [0.0, 0.01])
-@pytest.mark.parametrize("large", [False, True])
-def test_trains_as_keras_model_fit_does(blobs, monkeypatch, alpha, large):
-    # Same network, initial weights, optimizer, batches and epochs: the same losses,
-    # also on the path of large fits (compiled with XLA on TensorFlow).
-    if large:
-        monkeypatch.setattr("sk_autoencoder._training.LARGE_EPOCH_FLOPS", 0)
+def test_trains_as_keras_model_fit_does(blobs, alpha):
+    # Same network, initial weights, optimizer, batches and epochs: the same losses.
     estimator = tiny(batch_size=16, epochs=4, shuffle=False, alpha=alpha).fit(blobs)
     model = keras.models.clone_model(estimator.model_)  # seeded initializers: same start
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3), loss="mse")

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
+from sk_autoencoder._steps import compiled_steps
 from sk_autoencoder._training import (
     CHUNK_BYTES,
     Batches,
@@ -101,3 +102,11 @@ def test_memory_mapped_data_is_never_resident(tmp_path):
     X = np.lib.format.open_memmap(tmp_path / "X.npy", mode="w+", dtype=np.float32, shape=(4, 2))
     assert _memory_mapped(X) and _memory_mapped(np.asarray(X)[1:])
     assert not _memory_mapped(np.ones((4, 2)))
+
+
+def test_other_backends_are_refused_by_name(monkeypatch):
+    monkeypatch.setattr("keras.backend.backend", lambda: "torch")
+    with pytest.raises(
+        ValueError, match="tensorflow and jax backends; the active backend is 'torch'"
+    ):
+        compiled_steps(None, "mse", 1)
