@@ -16,10 +16,10 @@ import numpy as np
 
 from ._steps import compiled_steps
 
-# The most bytes of batches handed to one compiled call. Chunks of a few MiB stay in
-# the CPU's caches and keep memory bounded whatever the size of X; per call, the
-# compiled loop's fixed cost is then spread over many batches (seed workload, JAX:
-# 0.23 s an epoch in chunks of 16 batches, 0.42 s in one chunk of 234).
+# The most bytes of batches carried from the host to one compiled call. Chunks of a
+# few MiB stay in the CPU's caches and keep memory bounded whatever the size of X; per
+# call, the compiled loop's fixed cost is then spread over many batches (seed workload,
+# JAX: 0.23 s an epoch in chunks of 16 batches, 0.42 s in one chunk of 234).
 CHUNK_BYTES = 16 * 2**20
 
 # Training data up to this size (in the network's float type) is copied into the
