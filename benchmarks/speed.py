@@ -150,6 +150,7 @@ def contender(kind):
                 output_activation="sigmoid",
                 batch_size=BATCH_SIZE,
                 epochs=epochs,
+                n_iter_no_change=epochs,  # every epoch runs, as for the other contenders
                 random_state=0,
             )
 
