@@ -185,8 +185,9 @@ def _mean_loss(steps_function, batches, epoch, progress=None):
     total, done = 0.0, 0
     for rows, positions in batches.chunks(epoch):
         total = total + steps_function(rows, positions)
-        if progress is not None:
-            done += positions.shape[0]
+        done += positions.shape[0]
+        # The epoch's last update, with its losses, is the caller's: it ends the bar.
+        if progress is not None and done < batches.n_batches:
             progress.update(done)
     return float(total) / batches.n_rows
 

@@ -434,6 +434,13 @@ QUIET_FIT = """
 """
 
 
+def test_verbose_two_prints_one_line_per_epoch(blobs, capsys):
+    tiny(epochs=3, batch_size=16, verbose=2).fit(blobs)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0::2] == ["Epoch 1/3", "Epoch 2/3", "Epoch 3/3"]
+    assert len(lines) == 6 and all("4/4" in line and "- loss: " in line for line in lines[1::2])
+
+
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
 def test_verbose_zero_prints_nothing_and_one_shows_epochs(tmp_path, backend):
     for verbose in (0, 1):
