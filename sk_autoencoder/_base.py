@@ -510,7 +510,6 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         history = train(
             model,
             X,
-            loss=self.loss,
             batch_size=batch_size,
             epochs=self.epochs,
             shuffle_seed=shuffle_seed if self.shuffle else None,

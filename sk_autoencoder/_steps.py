@@ -18,16 +18,15 @@ import numpy as np
 BACKENDS = ("tensorflow", "jax")
 
 
-def compiled_steps(model, loss, chunk_batches, resident=None):
-    """Return the compiled steps that train ``model`` (compiled, with an optimizer).
+def compiled_steps(model, chunk_batches, resident=None):
+    """Return the compiled steps that train ``model``.
 
     Parameters
     ----------
     model : keras.Model
-        The network, compiled with the optimizer that trains it.
-    loss : str
-        A Keras loss function's name; a batch's loss is its mean over the batch, plus
-        the model's regularization losses, as ``Model.fit`` computes it.
+        The network, compiled with the optimizer that trains it and the name of a Keras
+        loss function. A batch's loss is that function's mean over the batch, plus the
+        model's regularization losses, as ``Model.fit`` computes it.
     chunk_batches : int
         The most batches a chunk handed to :meth:`train` or :meth:`evaluate` holds.
     resident : ndarray of shape (n_samples, n_features) or None
@@ -46,9 +45,9 @@ def compiled_steps(model, loss, chunk_batches, resident=None):
     """
     backend = keras.backend.backend()
     if backend == "jax":
-        return _JaxSteps(model, keras.losses.get(loss), chunk_batches, resident)
+        return _JaxSteps(model, keras.losses.get(model.loss), chunk_batches, resident)
     if backend == "tensorflow":
-        return _TensorFlowSteps(model, keras.losses.get(loss), resident)
+        return _TensorFlowSteps(model, keras.losses.get(model.loss), resident)
     raise ValueError(
         f"sk_autoencoder trains on Keras's {' and '.join(BACKENDS)} backends; the "
         f"active backend is {backend!r}. Set KERAS_BACKEND to one of them."

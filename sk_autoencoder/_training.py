@@ -196,7 +196,6 @@ def train(
     model,
     X,
     *,
-    loss,
     batch_size,
     epochs,
     shuffle_seed,
@@ -209,13 +208,13 @@ def train(
     """Fit ``model`` (compiled) to reconstruct ``X``; return a :class:`TrainingHistory`.
 
     Each epoch's loss is the mean, over its batches weighted by their rows, of the
-    batch's ``loss`` plus the model's regularization losses, as ``Model.fit`` reports
-    it. Training stops when the monitored loss (the validation loss when
-    ``validation_rows`` is given, else the training loss) has not improved by more
-    than ``tol`` for ``n_iter_no_change`` epochs, or when the loss stops being finite.
-    When validating, the weights of the best validation epoch are restored.
-    ``shuffle_seed`` is ``None`` to visit the rows in order every epoch. ``verbose``
-    1 shows a progress bar per epoch, 2 one line per epoch.
+    batch's loss (the one ``model`` is compiled with) plus the model's regularization
+    losses, as ``Model.fit`` reports it. Training stops when the monitored loss (the
+    validation loss when ``validation_rows`` is given, else the training loss) has not
+    improved by more than ``tol`` for ``n_iter_no_change`` epochs, or when the loss
+    stops being finite. When validating, the weights of the best validation epoch are
+    restored. ``shuffle_seed`` is ``None`` to visit the rows in order every epoch.
+    ``verbose`` 1 shows a progress bar per epoch, 2 one line per epoch.
     """
     dtype = keras.config.floatx()
     n_train = X.shape[0] if train_rows is None else len(train_rows)
@@ -229,10 +228,7 @@ def train(
     validating = validation_rows is not None
     validation = Batches(X, validation_rows, batch_size, **common) if validating else None
     steps = compiled_steps(
-        model,
-        loss,
-        per_chunk,
-        resident=np.asarray(X, dtype=dtype) if resident else None,
+        model, per_chunk, resident=np.asarray(X, dtype=dtype) if resident else None
     )
     patience = _Patience(tol, n_iter_no_change)
     loss_curve, validation_loss_curve = [], [] if validating else None

@@ -109,4 +109,4 @@ def test_other_backends_are_refused_by_name(monkeypatch):
     with pytest.raises(
         ValueError, match="tensorflow and jax backends; the active backend is 'torch'"
     ):
-        compiled_steps(None, "mse", 1)
+        compiled_steps(None, 1)
