@@ -12,8 +12,6 @@ This is the one module that imports a backend's framework, lazily and only the
 active one.
 """
 
-import functools
-
 import keras
 import numpy as np
 
@@ -98,8 +96,17 @@ class _JaxSteps:
 
         gradient = jax.value_and_grad(batch_loss, has_aux=True)
 
+        # Under a Keras distribution (DataParallel), each batch is split across the
+        # devices along its rows; XLA then runs the step on all of them and sums the
+        # gradients, as Keras's own JAX trainer does with its data layout.
+        distribution = keras.distribution.distribution()
+
         def batch(rows, positions, index):
-            return jax.numpy.take(rows, positions[index], axis=0)
+            x = jax.numpy.take(rows, positions[index], axis=0)
+            if distribution is not None:
+                layout = distribution.get_data_layout(x.shape)
+                x = keras.distribution.distribute_tensor(x, layout)
+            return x
 
         def train_chunk(state, rows, positions, n_batches):
             def step(index, carry):
@@ -165,79 +172,45 @@ class _JaxSteps:
                 variable.assign(value)
 
 
-# Adam's settings that its fused TensorFlow kernel computes as Keras does: anything else
-# (weight decay, clipping, an average of the weights, AMSGrad...) goes through Keras.
-_PLAIN_ADAM = {
-    "amsgrad": False,
-    "weight_decay": None,
-    "clipnorm": None,
-    "clipvalue": None,
-    "global_clipnorm": None,
-    "use_ema": False,
-    "loss_scale_factor": None,
-    "gradient_accumulation_steps": None,
-}
+def _replicated(train_step, model, loss_function, optimizer):
+    """``train_step`` run on every replica of the ``tf.distribute`` strategy in scope.
 
-
-def _plain_adam(optimizer):
-    """Whether ``optimizer`` is Keras's Adam with a constant learning rate and nothing more."""
-    if type(optimizer) is not keras.optimizers.Adam:
-        return False
-    config = optimizer.get_config()
-    return isinstance(config["learning_rate"], float) and all(
-        config[key] == value for key, value in _PLAIN_ADAM.items()
-    )
-
-
-def _fused_adam(optimizer, weights):
-    """Return ``apply(grads)``: Adam's update of ``weights`` by TensorFlow's fused kernel."""
+    Replica ``i`` of ``n`` takes rows ``i, i + n, ...`` of the batch; its loss is their
+    sum over the batch's rows (and ``1 / n`` of the penalties), so that the replicas'
+    gradients, which ``optimizer.apply`` sums across replicas, are the whole batch's.
+    With one replica, ``train_step`` itself.
+    """
     import tensorflow as tf
 
-    dtype = keras.config.floatx()
-    beta_1, beta_2, epsilon = (
-        tf.constant(value, dtype)
-        for value in (optimizer.beta_1, optimizer.beta_2, optimizer.epsilon)
-    )
-    # The optimizer's own slots (Adam keeps them in private lists): its state stays where
-    # Keras saves it, for the next partial_fit to continue from.
-    slots = [
-        (
-            optimizer._momentums[optimizer._get_variable_index(weight)],
-            optimizer._velocities[optimizer._get_variable_index(weight)],
-        )
-        for weight in weights
-    ]
+    strategy = tf.distribute.get_strategy()
+    n_replicas = strategy.num_replicas_in_sync
+    if n_replicas == 1:
+        return train_step
 
-    def apply(grads):
-        step = tf.cast(optimizer.iterations + 1, dtype)
-        learning_rate = tf.cast(optimizer.learning_rate, dtype)
-        for weight, grad, (momentum, velocity) in zip(weights, grads, slots, strict=True):
-            tf.raw_ops.ResourceApplyAdam(
-                var=weight.value.handle,
-                m=momentum.value.handle,
-                v=velocity.value.handle,
-                beta1_power=tf.pow(beta_1, step),
-                beta2_power=tf.pow(beta_2, step),
-                lr=learning_rate,
-                beta1=beta_1,
-                beta2=beta_2,
-                epsilon=epsilon,
-                grad=grad,
-            )
-        optimizer.iterations.assign_add(1)
+    def replica_step(x):
+        replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+        part = x[replica::n_replicas]
+        weights = model.trainable_variables
+        with tf.GradientTape() as tape:
+            losses = loss_function(part, model(part, training=True))
+            value = tf.reduce_sum(losses) / tf.cast(tf.shape(x)[0], losses.dtype)
+            for penalty in model.losses:
+                value = value + penalty / n_replicas
+        optimizer.apply(tape.gradient(value, weights), weights)
+        return value
 
-    return apply
+    def step(x):
+        values = strategy.run(replica_step, args=(x,))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, values, axis=None)
+
+    return step
 
 
 class _TensorFlowSteps:
     """Steps as ``tf.function``s that update the model's variables in place.
 
-    Keras's Adam, in a plain form, updates each weight with TensorFlow's fused kernel
-    (``ResourceApplyAdam``, the same arithmetic in the same order as Keras's
-    ``Adam.update_step``) rather than Keras's twenty-odd small operations per weight,
-    which on the seed workload cost as long as the rest of the step. Under a
-    ``tf.distribute`` strategy, and for other optimizers, ``optimizer.apply`` updates
-    them (it sums the replicas' gradients).
+    Inside a ``tf.distribute`` strategy's scope, each batch is split across the
+    strategy's replicas (see :func:`_replicated`).
 
     Not compiled with XLA (``jit_compile``): that would shorten large epochs (seed
     workload: 0.26 s instead of 0.6 to 0.9), but costs about 2 s per fit, and its
@@ -275,16 +248,14 @@ class _TensorFlowSteps:
             )
             return total * tf.cast(tf.shape(positions)[1], rows.dtype)
 
-        if _plain_adam(optimizer) and not tf.distribute.has_strategy():
-            apply = _fused_adam(optimizer, weights)
-        else:
-            apply = functools.partial(optimizer.apply, trainable_variables=weights)
-
         def train_step(x):
             with tf.GradientTape() as tape:
                 value = batch_loss(x, training=True)
-            apply(tape.gradient(value, weights))
+            optimizer.apply(tape.gradient(value, weights), weights)
             return value
+
+        if tf.distribute.has_strategy():
+            train_step = _replicated(train_step, model, loss_function, optimizer)
 
         self._train = tf.function(
             lambda rows, positions: over_batches(rows, positions, train_step),
