@@ -83,6 +83,23 @@ def _restored_on_error(estimator):
         raise
 
 
+@contextlib.contextmanager
+def _variables_restored_on_error(model):
+    """Put back the values of ``model``'s and its optimizer's variables if the block raises.
+
+    Training that continues a fitted network changes its variables in place; a
+    diverged epoch must not leave the network it was given broken.
+    """
+    variables = [*model.variables, *model.optimizer.variables]
+    saved = [keras.ops.copy(variable.value) for variable in variables]
+    try:
+        yield
+    except BaseException:
+        for variable, value in zip(variables, saved, strict=True):
+            variable.assign(value)
+        raise
+
+
 class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Nonlinear dimensionality reduction with a Keras autoencoder.
 
@@ -175,6 +192,17 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         Keras's training output: 0 prints nothing, 1 a progress bar per epoch, 2 one
         line per epoch.
 
+    warm_start : bool, default=False
+        When True and the estimator is fitted, :meth:`fit` goes on training the fitted
+        network, from its weights and its optimizer's state, for up to ``epochs`` more
+        epochs, rather than building a new one. ``loss_curve_`` and ``n_iter_`` go on
+        counting. The network stays as it was built: ``encoding_dim``,
+        ``hidden_layer_sizes`` and the number of features must not change (a
+        ``ValueError`` says so), and ``activation``, ``output_activation``, ``loss``,
+        ``optimizer`` and ``alpha`` take effect at the next fit from scratch; a new
+        ``learning_rate`` applies at once. :meth:`partial_fit` always continues this
+        way. See :term:`the Glossary <warm_start>`.
+
     Attributes
     ----------
     model_ : keras.Model
@@ -250,6 +278,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         "shuffle": ["boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "warm_start": ["boolean"],
     }
 
     def __init__(
@@ -272,6 +301,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         shuffle=True,
         random_state=None,
         verbose=0,
+        warm_start=False,
     ):
         self.encoding_dim = encoding_dim
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -290,6 +320,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         self.shuffle = shuffle
         self.random_state = random_state
         self.verbose = verbose
+        self.warm_start = warm_start
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -309,8 +340,40 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             The fitted estimator.
         """
         with _restored_on_error(self):
-            X = validate_data(self, X, dtype=_INPUT_DTYPES)
-            self._fit(X)
+            continuing = self.warm_start and hasattr(self, "model_")
+            X = validate_data(self, X, reset=not continuing, dtype=_INPUT_DTYPES)
+            self._fit(X, partial=False)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Train the autoencoder for one pass over `X`, continuing any earlier training.
+
+        The first call builds the network for `X`'s number of features; each call then
+        runs one epoch over `X` (in a fresh order when ``shuffle``), from the weights
+        and the optimizer's state the last call left, so that data too large for
+        memory, or arriving in parts, can be fed block by block (for example by
+        ``dask_ml.wrappers.Incremental``). ``n_iter_`` and ``loss_curve_`` count every
+        pass. ``epochs``, ``early_stopping``, ``n_iter_no_change`` and ``tol`` are not
+        used: the caller decides when to stop. A :meth:`fit` that follows starts again
+        from scratch, unless ``warm_start=True``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            The estimator, trained one epoch more.
+        """
+        with _restored_on_error(self):
+            X = validate_data(self, X, reset=not hasattr(self, "model_"), dtype=_INPUT_DTYPES)
+            self._fit(X, partial=True)
         return self
 
     def transform(self, X):
@@ -457,7 +520,12 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             )
         return tuple(int(size) for size in sizes)
 
-    def _fit(self, X):
+    def _fit(self, X, *, partial):
+        """Train on ``X``: a new network, or the fitted one when training continues.
+
+        ``partial`` runs one epoch with no validation or early stopping, as
+        :meth:`partial_fit` does.
+        """
         hidden_layer_sizes = self._hidden_layer_sizes()
         if self.loss == "binary_crossentropy" and self.output_activation != "sigmoid":
             raise ValueError(
@@ -466,15 +534,15 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             )
         _check_in_range(X)
         rng = _local_rng(self.random_state)
-        n_features = X.shape[1]
         n_layers = len(hidden_layer_sizes) + 1
         *layer_seeds, corruption_seed, shuffle_seed = (
             int(seed) for seed in rng.integers(_MAX_SEED, size=2 * n_layers + 2)
         )
+        continuing = hasattr(self, "model_") and (partial or self.warm_start)
 
         train_rows = validation_rows = None
         n_train = X.shape[0]
-        if self.early_stopping:
+        if self.early_stopping and not partial:
             train_rows, validation_rows = split_validation(
                 X.shape[0], self.validation_fraction, rng
             )
@@ -483,6 +551,62 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             _AUTO_BATCH_SIZE if self.batch_size == "auto" else self.batch_size, n_train
         )
 
+        if continuing:
+            self._check_same_network(hidden_layer_sizes)
+            model, encoder, decoder = self.model_, self.encoder_, self.decoder_
+            model.optimizer.learning_rate = self.learning_rate
+        else:
+            model, encoder, decoder = self._build(
+                X, hidden_layer_sizes, layer_seeds, corruption_seed
+            )
+        epochs = 1 if partial else self.epochs
+        with _variables_restored_on_error(model) if continuing else contextlib.nullcontext():
+            history = train(
+                model,
+                X,
+                batch_size=batch_size,
+                epochs=epochs,
+                shuffle_seed=shuffle_seed if self.shuffle else None,
+                train_rows=train_rows,
+                validation_rows=validation_rows,
+                n_iter_no_change=self.n_iter_no_change,
+                tol=self.tol,
+                verbose=min(int(self.verbose), 2),
+                first_epoch=self.n_iter_ if continuing else 0,
+            )
+            last_loss = history.loss_curve[-1]
+            if not np.isfinite(last_loss):
+                raise ValueError(
+                    f"Training diverged: the loss became {last_loss} at epoch "
+                    f"{len(history.loss_curve)}. Scale the data (for example with "
+                    "StandardScaler) or lower learning_rate "
+                    f"(now {self.learning_rate})."
+                )
+        if not partial and not history.stopped_early and len(history.loss_curve) == epochs:
+            warnings.warn(
+                f"{type(self).__name__} ran all epochs={self.epochs} and the loss was "
+                f"still improving by more than tol={self.tol}. Raise epochs to train "
+                "longer.",
+                ConvergenceWarning,
+                # Past _fit, fit and scikit-learn's _fit_context: the caller's line.
+                stacklevel=4,
+            )
+
+        validation_loss_curve = history.validation_loss_curve
+        if continuing:
+            previous = self.validation_loss_curve_
+            if partial or validation_loss_curve is None:
+                validation_loss_curve = previous
+            elif previous is not None:
+                validation_loss_curve = previous + validation_loss_curve
+        self.model_, self.encoder_, self.decoder_ = model, encoder, decoder
+        self.loss_curve_ = (self.loss_curve_ if continuing else []) + history.loss_curve
+        self.validation_loss_curve_ = validation_loss_curve
+        self.n_iter_ = len(self.loss_curve_)
+
+    def _build(self, X, hidden_layer_sizes, layer_seeds, corruption_seed):
+        """Build and compile a new network for ``X``; return ``(model, encoder, decoder)``."""
+        n_features, n_layers = X.shape[1], len(hidden_layer_sizes) + 1
         encoder = build_encoder(
             n_features,
             self.encoding_dim,
@@ -507,37 +631,17 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             optimizer=_OPTIMIZERS[self.optimizer](learning_rate=self.learning_rate),
             loss=self.loss,
         )
-        history = train(
-            model,
-            X,
-            batch_size=batch_size,
-            epochs=self.epochs,
-            shuffle_seed=shuffle_seed if self.shuffle else None,
-            train_rows=train_rows,
-            validation_rows=validation_rows,
-            n_iter_no_change=self.n_iter_no_change,
-            tol=self.tol,
-            verbose=min(int(self.verbose), 2),
-        )
-        last_loss = history.loss_curve[-1]
-        if not np.isfinite(last_loss):
-            raise ValueError(
-                f"Training diverged: the loss became {last_loss} at epoch "
-                f"{len(history.loss_curve)}. Scale the data (for example with "
-                "StandardScaler) or lower learning_rate "
-                f"(now {self.learning_rate})."
-            )
-        if not history.stopped_early and len(history.loss_curve) == self.epochs:
-            warnings.warn(
-                f"{type(self).__name__} ran all epochs={self.epochs} and the loss was "
-                f"still improving by more than tol={self.tol}. Raise epochs to train "
-                "longer.",
-                ConvergenceWarning,
-                # Past _fit, fit and scikit-learn's _fit_context: the caller's line.
-                stacklevel=4,
-            )
+        return model, encoder, decoder
 
-        self.model_, self.encoder_, self.decoder_ = model, encoder, decoder
-        self.loss_curve_ = history.loss_curve
-        self.validation_loss_curve_ = history.validation_loss_curve
-        self.n_iter_ = len(history.loss_curve)
+    def _check_same_network(self, hidden_layer_sizes):
+        """Raise ``ValueError`` if the parameters now ask for another shape of network."""
+        fitted = tuple(kernel.shape[1] for kernel, _, _ in dense_layers(self.encoder_))
+        wanted = (*hidden_layer_sizes, self.encoding_dim)
+        if fitted != wanted:
+            raise ValueError(
+                "warm_start and partial_fit go on training the fitted network, whose layers "
+                f"have {fitted[:-1]} hidden units and a code of {fitted[-1]} values; the "
+                f"parameters now ask for hidden_layer_sizes={hidden_layer_sizes} and "
+                f"encoding_dim={self.encoding_dim}. Set warm_start=False, or clone the "
+                "estimator, to fit a new network."
+            )

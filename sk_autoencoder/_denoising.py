@@ -5,6 +5,7 @@ from numbers import Real
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import AutoencoderTransformer
+from ._inference import column_std
 from ._layers import MaskingNoise, SaltAndPepperNoise, ScaledGaussianNoise
 
 
@@ -43,8 +44,10 @@ class DenoisingAutoencoderTransformer(AutoencoderTransformer):
 
     hidden_layer_sizes, activation, output_activation, loss, optimizer, learning_rate, \
 alpha, batch_size, epochs, early_stopping, validation_fraction, n_iter_no_change, tol, \
-shuffle, random_state, verbose
-        As for :class:`AutoencoderTransformer`. ``random_state`` also seeds the noise.
+shuffle, random_state, verbose, warm_start
+        As for :class:`AutoencoderTransformer`. ``random_state`` also seeds the noise;
+        ``noise`` and ``noise_level``, like the network's shape, keep the values of the
+        fit that built the network when training continues.
         With ``early_stopping=True``, the validation loss measures the reconstruction of
         clean held-out rows.
 
@@ -130,6 +133,7 @@ shuffle, random_state, verbose
         shuffle=True,
         random_state=None,
         verbose=0,
+        warm_start=False,
     ):
         super().__init__(
             encoding_dim,
@@ -149,6 +153,7 @@ shuffle, random_state, verbose
             shuffle=shuffle,
             random_state=random_state,
             verbose=verbose,
+            warm_start=warm_start,
         )
         self.noise = noise
         self.noise_level = noise_level
@@ -162,7 +167,7 @@ shuffle, random_state, verbose
         if self.noise_level == 0:
             return None
         if self.noise == "gaussian":
-            return ScaledGaussianNoise(self.noise_level * X.std(axis=0), seed=seed)
+            return ScaledGaussianNoise(self.noise_level * column_std(X), seed=seed)
         if self.noise == "masking":
             return MaskingNoise(self.noise_level, seed=seed)
         return SaltAndPepperNoise(self.noise_level, X.min(axis=0), X.max(axis=0), seed=seed)

@@ -118,3 +118,13 @@ def reconstruction_errors(layers, X):
             residual = chunk - apply_dense_layers(layers, chunk)
             errors[rows] = np.mean(np.square(residual), axis=1, dtype=np.float64)
     return check_finite(errors, X)
+
+
+def column_std(X):
+    """Each column's standard deviation, as ``X.std(axis=0)``, in memory bounded by a chunk."""
+    step = max(1, CHUNK_VALUES // max(1, X.shape[1]))
+    bounds = range(0, X.shape[0], step)
+    mean = sum(np.sum(X[start : start + step], axis=0, dtype=np.float64) for start in bounds)
+    mean /= X.shape[0]
+    squares = sum(np.sum(np.square(X[start : start + step] - mean), axis=0) for start in bounds)
+    return np.sqrt(squares / X.shape[0]).astype(X.dtype)

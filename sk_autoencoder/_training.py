@@ -204,6 +204,7 @@ def train(
     n_iter_no_change,
     tol,
     verbose,
+    first_epoch=0,
 ):
     """Fit ``model`` (compiled) to reconstruct ``X``; return a :class:`TrainingHistory`.
 
@@ -214,7 +215,8 @@ def train(
     improved by more than ``tol`` for ``n_iter_no_change`` epochs, or when the loss
     stops being finite. When validating, the weights of the best validation epoch are
     restored. ``shuffle_seed`` is ``None`` to visit the rows in order every epoch.
-    ``verbose`` 1 shows a progress bar per epoch, 2 one line per epoch.
+    ``verbose`` 1 shows a progress bar per epoch, 2 one line per epoch. The epochs are
+    numbered from ``first_epoch`` (which draws their orders) when training continues.
     """
     dtype = keras.config.floatx()
     n_train = X.shape[0] if train_rows is None else len(train_rows)
@@ -234,10 +236,10 @@ def train(
     loss_curve, validation_loss_curve = [], [] if validating else None
     best_weights, stopped_early = None, False
     with _without_retracing_warnings():
-        for epoch in range(epochs):
+        for epoch in range(first_epoch, first_epoch + epochs):
             progress = None
             if verbose:
-                print(f"Epoch {epoch + 1}/{epochs}", flush=True)
+                print(f"Epoch {epoch + 1}/{first_epoch + epochs}", flush=True)
                 progress = keras.utils.Progbar(
                     batches.n_batches, verbose=verbose, stateful_metrics=["loss", "val_loss"]
                 )
@@ -253,7 +255,7 @@ def train(
             improved, stop = patience.update(logs[-1][1])
             if validating and improved:
                 best_weights = steps.trainable_values()
-            if stop and epoch > 0:
+            if stop and epoch > first_epoch:
                 stopped_early = True
                 break
         if best_weights is not None:

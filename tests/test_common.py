@@ -1,21 +1,34 @@
 """scikit-learn's own estimator checks, every one of them, none expected to fail."""
 
-from sklearn.utils.estimator_checks import parametrize_with_checks
+import pytest
+from sklearn.utils.estimator_checks import (
+    check_estimators_partial_fit_n_features,
+    parametrize_with_checks,
+)
 
 from sk_autoencoder import AutoencoderTransformer, DenoisingAutoencoderTransformer
 
+ESTIMATORS = [
+    AutoencoderTransformer(hidden_layer_sizes=(4,), epochs=3, random_state=0),
+    DenoisingAutoencoderTransformer(
+        noise="salt_and_pepper",
+        noise_level=0.2,
+        hidden_layer_sizes=(4,),
+        epochs=3,
+        random_state=0,
+    ),
+]
 
-@parametrize_with_checks(
-    [
-        AutoencoderTransformer(hidden_layer_sizes=(4,), epochs=3, random_state=0),
-        DenoisingAutoencoderTransformer(
-            noise="salt_and_pepper",
-            noise_level=0.2,
-            hidden_layer_sizes=(4,),
-            epochs=3,
-            random_state=0,
-        ),
-    ]
-)
+
+@parametrize_with_checks(ESTIMATORS)
 def test_sklearn_compatible_estimator(estimator, check):
+    # The partial_fit checks among them: check_n_features_in_after_fitting,
+    # check_dataframe_column_names_consistency, check_fit_score_takes_y,
+    # check_fit_check_is_fitted, check_param_validation.
     check(estimator)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda estimator: type(estimator).__name__)
+def test_partial_fit_refuses_other_features(estimator):
+    # scikit-learn runs this check for classifiers, regressors and clusterers only.
+    check_estimators_partial_fit_n_features(type(estimator).__name__, estimator)

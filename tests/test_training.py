@@ -1,9 +1,14 @@
 """Feeding batches and splitting rows for training."""
 
+import tracemalloc
+import warnings
+
 import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
+from sklearn.exceptions import ConvergenceWarning
 
+from sk_autoencoder import AutoencoderTransformer
 from sk_autoencoder._steps import compiled_steps
 from sk_autoencoder._training import (
     CHUNK_BYTES,
@@ -110,3 +115,27 @@ def test_other_backends_are_refused_by_name(monkeypatch):
         ValueError, match="tensorflow and jax backends; the active backend is 'torch'"
     ):
         compiled_steps(None, 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_memory_mapped_data_is_never_copied_whole(tmp_path, dtype):
+    # numpy's allocations are traced: a copy of X, whole or cast, would show in the peak.
+    X = np.lib.format.open_memmap(tmp_path / "X.npy", mode="w+", dtype=dtype, shape=(60_000, 784))
+    X[:] = np.random.default_rng(0).random(X.shape, dtype=np.float32)
+    X.flush()
+    estimator = AutoencoderTransformer(
+        4, hidden_layer_sizes=(), batch_size=256, epochs=1, shuffle=True, random_state=0
+    )
+    tracemalloc.start()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            estimator.fit(np.load(tmp_path / "X.npy", mmap_mode="r"))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert estimator.n_iter_ == 1
+    # Two chunks of batches (CHUNK_BYTES each) at a time, at most.
+    assert peak < X.nbytes / 4, (
+        f"fit allocated {peak / 2**20:.0f} MiB, X is {X.nbytes / 2**20:.0f}"
+    )
