@@ -18,6 +18,18 @@ def _elu(h, alpha=1.0):
     return np.where(h > 0, h, alpha * np.expm1(np.minimum(h, 0)))
 
 
+def _sigmoid(h):
+    """``1 / (1 + exp(-h))`` in place: twice as fast as scipy's ``expit`` on float32.
+
+    ``exp`` overflows to inf where ``h`` is very negative, which gives the right 0; the
+    callers ignore numpy's overflow warning.
+    """
+    np.negative(h, out=h)
+    np.exp(h, out=h)
+    h += 1
+    return np.reciprocal(h, out=h)
+
+
 def _gelu(h):
     return 0.5 * h * (1 + special.erf(h / np.sqrt(h.dtype.type(2))))
 
@@ -27,9 +39,9 @@ ACTIVATIONS = {
     "linear": lambda h: h,
     "relu": lambda h: np.maximum(h, 0, out=h),
     "tanh": lambda h: np.tanh(h, out=h),
-    "sigmoid": lambda h: special.expit(h, out=h),
+    "sigmoid": _sigmoid,
     "softplus": lambda h: np.logaddexp(0, h, out=h),
-    "silu": lambda h: np.multiply(h, special.expit(h), out=h),
+    "silu": lambda h: np.multiply(h, _sigmoid(h.copy()), out=h),
     "elu": _elu,
     "selu": lambda h: _SELU_SCALE * _elu(h, _SELU_ALPHA),
     "gelu": _gelu,
@@ -42,8 +54,9 @@ _BY_KERAS_FUNCTION = {
     keras.activations.get(name): function for name, function in ACTIVATIONS.items()
 }
 
-# Rows per chunk are chosen so that one layer's activations hold about this many values.
-CHUNK_VALUES = 2**22
+# Rows per chunk are chosen so that one layer's activations hold about this many values
+# (8 MiB of float32: 2,675 rows of 784; measured a little faster than twice as many).
+CHUNK_VALUES = 2**21
 
 
 def dense_layers(model):
