@@ -179,17 +179,20 @@ def split_validation(n_samples, validation_fraction, rng):
 def _mean_loss(steps_function, batches, epoch, progress=None):
     """Run ``steps_function`` on every chunk of an epoch; return the mean loss per row.
 
-    The sum stays in the backend until the end, so that gathering the next chunk
-    overlaps the computation of the last one where the backend runs asynchronously.
+    Where the backend runs asynchronously (JAX), the next chunk is gathered while the
+    last one computes, and handed over once it is done: one chunk computes while one
+    is gathered, and memory stays bounded however fast the host gathers.
     """
-    total, done = 0.0, 0
+    total, done, pending = 0.0, 0, None
     for rows, positions in batches.chunks(epoch):
-        total = total + steps_function(rows, positions)
+        if pending is not None:
+            total += float(pending)  # waits for the chunk before
+        pending = steps_function(rows, positions)
         done += positions.shape[0]
         # The epoch's last update, with its losses, is the caller's: it ends the bar.
         if progress is not None and done < batches.n_batches:
             progress.update(done)
-    return float(total) / batches.n_rows
+    return (total + float(pending)) / batches.n_rows
 
 
 def train(
@@ -230,7 +233,7 @@ def train(
     validating = validation_rows is not None
     validation = Batches(X, validation_rows, batch_size, **common) if validating else None
     steps = compiled_steps(
-        model, per_chunk, resident=np.asarray(X, dtype=dtype) if resident else None
+        model, per_chunk, batch_size, resident=np.asarray(X, dtype=dtype) if resident else None
     )
     patience = _Patience(tol, n_iter_no_change)
     loss_curve, validation_loss_curve = [], [] if validating else None

@@ -114,7 +114,7 @@ def test_other_backends_are_refused_by_name(monkeypatch):
     with pytest.raises(
         ValueError, match="tensorflow and jax backends; the active backend is 'torch'"
     ):
-        compiled_steps(None, 1)
+        compiled_steps(None, 1, 1)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -135,7 +135,7 @@ def test_memory_mapped_data_is_never_copied_whole(tmp_path, dtype):
     finally:
         tracemalloc.stop()
     assert estimator.n_iter_ == 1
-    # Two chunks of batches (CHUNK_BYTES each) at a time, at most.
-    assert peak < X.nbytes / 4, (
-        f"fit allocated {peak / 2**20:.0f} MiB, X is {X.nbytes / 2**20:.0f}"
-    )
+    # A chunk of batches computing, the next one queued, and one being gathered, with
+    # the padding of the last: a few chunks of CHUNK_BYTES, whatever the size of X.
+    assert 4 * CHUNK_BYTES < X.nbytes / 2
+    assert peak < 4 * CHUNK_BYTES, f"fit allocated {peak / 2**20:.0f} MiB"
