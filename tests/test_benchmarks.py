@@ -11,6 +11,7 @@ import pytest
 from numpy.testing import assert_array_equal
 
 from benchmarks._data import FASHION_MNIST_FILES, fashion_mnist, read_idx
+from benchmarks.scale import FIT_CONTENDERS
 from benchmarks.speed import CONTENDERS, OURS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,6 +95,33 @@ def test_speed_compares_every_contender(tmp_path):
     assert len(targets) == 7 and [row[3] != "" for row in targets] == [True] * 5 + [False] * 2
     assert {row[3] for row in targets[:5]} <= {"yes", "no"}
     assert (tmp_path / "speed-random.csv").read_text().startswith("contender,s per epoch,")
+
+
+def test_scale_reports_fit_memory_and_transform(tmp_path):
+    printed = run_module("benchmarks.scale", "--quick", "--out", str(tmp_path)).stdout
+    report = (tmp_path / "scale.md").read_text()
+    assert report in printed
+    fits = table_rows(report, "Fit, by rows")
+    assert [row[2] for row in fits] == list(FIT_CONTENDERS)
+    for row in fits:
+        seconds, ratio, rise, per_x = (float(cell) for cell in row[3:7])
+        assert seconds > 0 and ratio > 0 and rise >= 0
+        assert per_x == pytest.approx(rise * 1024 / float(row[1]), rel=0.05, abs=0.01)
+    # Raw Keras's ratios are to themselves.
+    assert {row[4] for row in fits if row[2].startswith("raw Keras")} == {"1.00"}
+    transforms = table_rows(report, "Transform of 5,000 rows")
+    assert [(row[0], row[1]) for row in transforms] == [
+        (backend, method)
+        for backend in ("TensorFlow", "JAX")
+        for method in ("transform", "inverse_transform", "score_samples")
+    ]
+    for row in transforms:
+        ours, raw, ratio = (float(cell) for cell in row[2:5])
+        assert ratio == pytest.approx(ours / raw, rel=0.05, abs=0.01)
+    targets = table_rows(report, "Targets")
+    # Memory at the largest size on both backends, and the six transform ratios.
+    assert len(targets) == 8 and {row[3] for row in targets} <= {"yes", "no"}
+    assert (tmp_path / "scale-fit.csv").read_text().startswith("rows,X (MiB),contender,")
 
 
 def write_idx(path, array):
