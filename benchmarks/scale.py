@@ -25,8 +25,8 @@ import warnings
 import numpy as np
 
 from ._report import machine, median_seconds, write_report
+from .speed import BATCH_SIZE, N_FEATURES, contender, keras_autoencoder
 
-N_FEATURES, ENCODING_DIM, BATCH_SIZE = 784, 32, 256
 ROWS = (10_000, 60_000, 200_000, 514_000)
 SEED_ROWS = 60_000
 TRANSFORM_ROWS = 100_000
@@ -70,28 +70,13 @@ def random_rows(n_rows):
 
 
 def estimator(epochs):
-    from sk_autoencoder import AutoencoderTransformer
-
-    return AutoencoderTransformer(
-        ENCODING_DIM,
-        hidden_layer_sizes=(),
-        output_activation="sigmoid",
-        batch_size=BATCH_SIZE,
-        epochs=epochs,
-        n_iter_no_change=epochs,  # every epoch runs, as for raw Keras
-        random_state=0,
-    )
+    """sk_autoencoder's seed network, as benchmarks.speed fits it."""
+    return contender("sk_autoencoder")[0](epochs)
 
 
 def keras_model():
     """The seed's network as Keras's tutorials write it, compiled."""
-    import keras
-
-    inputs = keras.Input((N_FEATURES,))
-    codes = keras.layers.Dense(ENCODING_DIM, activation="relu")(inputs)
-    model = keras.Model(inputs, keras.layers.Dense(N_FEATURES, activation="sigmoid")(codes))
-    model.compile(optimizer="adam", loss="mse")
-    return model
+    return keras_autoencoder()[0]
 
 
 def measure_fit(kind, n_rows, epochs):
