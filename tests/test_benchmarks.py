@@ -76,6 +76,7 @@ def test_overhead_reports_ratios(tmp_path):
         assert ratio > 0
 
 
+@pytest.mark.each_backend
 def test_speed_compares_every_contender(tmp_path):
     printed = run_module("benchmarks.speed", "--quick", "--out", str(tmp_path)).stdout
     report = (tmp_path / "speed.md").read_text()
@@ -97,6 +98,7 @@ def test_speed_compares_every_contender(tmp_path):
     assert (tmp_path / "speed-random.csv").read_text().startswith("contender,s per epoch,")
 
 
+@pytest.mark.each_backend
 def test_scale_reports_fit_memory_and_transform(tmp_path):
     printed = run_module("benchmarks.scale", "--quick", "--out", str(tmp_path)).stdout
     report = (tmp_path / "scale.md").read_text()

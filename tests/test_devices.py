@@ -58,6 +58,7 @@ TENSORFLOW = """
 """
 
 
+@pytest.mark.each_backend
 @pytest.mark.parametrize(
     "backend, setup, env",
     [

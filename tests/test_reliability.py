@@ -33,6 +33,7 @@ THIRTY_FITS = """
 """
 
 
+@pytest.mark.each_backend
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
 def test_thirty_fits_do_not_grow_memory(backend):
     printed = run_python(THIRTY_FITS, KERAS_BACKEND=backend).stdout
