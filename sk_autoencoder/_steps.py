@@ -183,9 +183,10 @@ class _JaxSteps:
 def _replicated(train_step, model, loss_function, optimizer):
     """``train_step`` run on every replica of the ``tf.distribute`` strategy in scope.
 
-    Replica ``i`` of ``n`` takes rows ``i, i + n, ...`` of the batch; its loss is their
-    sum over the batch's rows (and ``1 / n`` of the penalties), so that the replicas'
-    gradients, which ``optimizer.apply`` sums across replicas, are the whole batch's.
+    Replica ``i`` of ``n`` takes rows ``i, i + n, ...`` of the batch; its loss is the sum
+    of their losses divided by the whole batch's row count (plus ``1 / n`` of the
+    penalties), so that the replicas' gradients, which ``optimizer.apply`` sums across
+    replicas, add up to the whole batch's.
     With one replica, ``train_step`` itself.
     """
     import tensorflow as tf
