@@ -340,8 +340,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             The fitted estimator.
         """
         with _restored_on_error(self):
-            continuing = self.warm_start and hasattr(self, "model_")
-            X = validate_data(self, X, reset=not continuing, dtype=_INPUT_DTYPES)
+            X = validate_data(self, X, reset=not self._continues(False), dtype=_INPUT_DTYPES)
             self._fit(X, partial=False)
         return self
 
@@ -372,7 +371,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             The estimator, trained one epoch more.
         """
         with _restored_on_error(self):
-            X = validate_data(self, X, reset=not hasattr(self, "model_"), dtype=_INPUT_DTYPES)
+            X = validate_data(self, X, reset=not self._continues(True), dtype=_INPUT_DTYPES)
             self._fit(X, partial=True)
         return self
 
@@ -520,6 +519,10 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             )
         return tuple(int(size) for size in sizes)
 
+    def _continues(self, partial):
+        """Whether training goes on from the fitted network rather than a new one."""
+        return hasattr(self, "model_") and (partial or self.warm_start)
+
     def _fit(self, X, *, partial):
         """Train on ``X``: a new network, or the fitted one when training continues.
 
@@ -538,7 +541,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         *layer_seeds, corruption_seed, shuffle_seed = (
             int(seed) for seed in rng.integers(_MAX_SEED, size=2 * n_layers + 2)
         )
-        continuing = hasattr(self, "model_") and (partial or self.warm_start)
+        continuing = self._continues(partial)
 
         train_rows = validation_rows = None
         n_train = X.shape[0]
@@ -635,7 +638,9 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
 
     def _check_same_network(self, hidden_layer_sizes):
         """Raise ``ValueError`` if the parameters now ask for another shape of network."""
-        fitted = tuple(kernel.shape[1] for kernel, _, _ in dense_layers(self.encoder_))
+        fitted = tuple(
+            layer.units for layer in self.encoder_.layers if isinstance(layer, keras.layers.Dense)
+        )
         wanted = (*hidden_layer_sizes, self.encoding_dim)
         if fitted != wanted:
             raise ValueError(

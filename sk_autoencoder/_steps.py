@@ -148,8 +148,10 @@ class _JaxSteps:
         ``width`` is the chunk's batch size. The padding picks row 0, which is data.
         """
         n_batches, width = positions.shape
-        padded = np.zeros((self._chunk_batches, self._batch_size), np.int32)
-        padded[:n_batches, :width] = positions
+        padded = positions
+        if positions.shape != (self._chunk_batches, self._batch_size):
+            padded = np.zeros((self._chunk_batches, self._batch_size), np.int32)
+            padded[:n_batches, :width] = positions
         if rows is not None and len(rows) < padded.size:
             rows = np.concatenate(
                 [rows, np.zeros((padded.size - len(rows), rows.shape[1]), rows.dtype)]
