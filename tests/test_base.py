@@ -457,6 +457,32 @@ def test_verbose_zero_prints_nothing_and_one_shows_epochs(tmp_path, backend):
         (tmp_path / "estimator-output.txt").unlink()
 
 
+def test_fits_compiled_with_xla_print_nothing(tmp_path):
+    # Every fit takes TensorFlow's XLA path here; the first compile in a process logs
+    # "XLA service ... initialized" and "Compiled cluster using XLA!" unless held back.
+    setup = """
+    import sk_autoencoder._steps, sk_autoencoder._training
+    sk_autoencoder._training.XLA_VALUES = 0
+    held_back, hold_back = [], sk_autoencoder._steps._info_lines_held_back
+    def counted():
+        held_back.append(1)
+        return hold_back()
+    sk_autoencoder._steps._info_lines_held_back = counted
+    """
+    code = (
+        textwrap.dedent(QUIET_FIT)
+        .format(verbose=0)
+        .replace(
+            "from sk_autoencoder import AutoencoderTransformer\n",
+            "from sk_autoencoder import AutoencoderTransformer\n" + textwrap.dedent(setup),
+        )
+    )
+    code += "\nopen('compiles.txt', 'w').write(str(len(held_back)))\n"
+    run_python(f"import os; os.chdir({str(tmp_path)!r})\n" + code, KERAS_BACKEND="tensorflow")
+    assert (tmp_path / "estimator-output.txt").read_text() == ""
+    assert (tmp_path / "compiles.txt").read_text() == "7"  # one per fit
+
+
 def test_works_under_jax_without_importing_tensorflow(tmp_path):
     result = run_python(
         """
@@ -486,6 +512,7 @@ def test_works_under_jax_without_importing_tensorflow(tmp_path):
     [
         ("CHUNK_BYTES", 16 * 6 * 4),  # one batch a chunk (16 rows x 6 float32 features)
         ("RESIDENT_BYTES", 0),  # rows gathered on the host, not in the backend
+        ("XLA_VALUES", 0),  # on TensorFlow, full chunks compiled with XLA
     ],
 )
 def test_every_way_of_feeding_trains_alike(blobs, monkeypatch, early_stopping, patch):

@@ -1,5 +1,6 @@
 """Feeding batches and splitting rows for training."""
 
+import os
 import tracemalloc
 import warnings
 
@@ -9,7 +10,7 @@ from numpy.testing import assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 
 from sk_autoencoder import AutoencoderTransformer
-from sk_autoencoder._steps import compiled_steps
+from sk_autoencoder._steps import _info_lines_held_back, compiled_steps
 from sk_autoencoder._training import (
     CHUNK_BYTES,
     Batches,
@@ -139,3 +140,16 @@ def test_memory_mapped_data_is_never_copied_whole(tmp_path, dtype):
     # the padding of the last: a few chunks of CHUNK_BYTES, whatever the size of X.
     assert 4 * CHUNK_BYTES < X.nbytes / 2
     assert peak < 4 * CHUNK_BYTES, f"fit allocated {peak / 2**20:.0f} MiB"
+
+
+def test_held_back_stderr_keeps_all_but_tensorflow_info_lines(capfd):
+    os.write(2, b"before\n")
+    with _info_lines_held_back():
+        os.write(2, b"I0000 00:00:17.1  1 service.cc:153] XLA service initialized\n")
+        os.write(2, b"W1126 09:12:44.1  1 x.cc:2] a warning\n")
+        os.write(2, b"Traceback: any other line\n")
+        os.write(2, b"I1126 09:12:44.2  1 device_compiler.h:208] Compiled cluster\n")
+    os.write(2, b"after\n")
+    assert capfd.readouterr().err == (
+        "before\nW1126 09:12:44.1  1 x.cc:2] a warning\nTraceback: any other line\nafter\n"
+    )
