@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from ._layers import _TrainingCorruption
 from ._steps import compiled_steps
 
 # The most bytes of batches carried from the host to one compiled call. Chunks of a
@@ -34,9 +33,8 @@ RESIDENT_BYTES = 256 * 2**20
 # epoch), side by side: 0.28 to 0.33 s an epoch instead of 0.52 to 0.68, for 0.7 to
 # 1.6 s more per fit; a fit of 3 epochs (141 M values) takes as long either way.
 # Smaller fits, chunked data and partial_fit (one epoch of at most RESIDENT_BYTES)
-# keep the loop without XLA, as do networks that corrupt their input: XLA's random
-# draws on a CPU made a denoising fit 7 to 11 times slower (20,000 x 784, 2 epochs:
-# 16.7 s instead of 2.4 with gaussian noise, 16.0 instead of 1.4 with masking).
+# keep the loop without XLA; so do the networks that the steps leave out (see
+# _steps._TensorFlowSteps).
 XLA_VALUES = 2**27
 
 
@@ -243,8 +241,7 @@ def train(
     batches = Batches(X, train_rows, batch_size, seed=shuffle_seed, **common)
     validating = validation_rows is not None
     validation = Batches(X, validation_rows, batch_size, **common) if validating else None
-    draws_noise = any(isinstance(layer, _TrainingCorruption) for layer in model.layers)
-    xla = resident and not draws_noise and epochs * n_train * X.shape[1] >= XLA_VALUES
+    xla = resident and epochs * n_train * X.shape[1] >= XLA_VALUES
     steps = compiled_steps(
         model,
         per_chunk,
