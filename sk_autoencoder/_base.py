@@ -631,7 +631,11 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             encoder, decoder, corruption=self._corruption_layer(X, corruption_seed)
         )
         model.compile(
-            optimizer=_OPTIMIZERS[self.optimizer](learning_rate=self.learning_rate),
+            # Named, so that its variables are too: under Keras's own unique names
+            # ("adam_7/..."), TensorFlow keeps a kernel for each new variable name.
+            optimizer=_OPTIMIZERS[self.optimizer](
+                learning_rate=self.learning_rate, name=self.optimizer
+            ),
             loss=self.loss,
         )
         return model, encoder, decoder

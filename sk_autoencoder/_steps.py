@@ -287,7 +287,15 @@ class _TensorFlowSteps:
         def train_step(x):
             with tf.GradientTape() as tape:
                 value = batch_loss(x, training=True)
-            optimizer.apply(tape.gradient(value, weights), weights)
+            gradients = tape.gradient(value, weights)
+            # In the default strategy's cross-replica context, which merge_call enters,
+            # the optimizer applies the gradients as they are. From a replica context it
+            # all-reduces them first, through a tf.custom_gradient that TensorFlow
+            # registers for good in its global gradient registry: each fit's traced
+            # graphs would stay alive with it.
+            tf.distribute.get_replica_context().merge_call(
+                lambda _: optimizer.apply(gradients, weights)
+            )
             return value
 
         if tf.distribute.has_strategy():
