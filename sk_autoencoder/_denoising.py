@@ -97,7 +97,8 @@ shuffle, random_state, verbose, warm_start
     >>> from sk_autoencoder import DenoisingAutoencoderTransformer
     >>> X = load_digits().data / 16
     >>> denoiser = DenoisingAutoencoderTransformer(
-    ...     16, noise="masking", noise_level=0.3, output_activation="sigmoid", random_state=0
+    ...     16, noise="masking", noise_level=0.3, output_activation="sigmoid", tol=1e-3,
+    ...     random_state=0,
     ... ).fit(X)
     >>> denoiser.transform(X[:5]).shape
     (5, 16)

@@ -15,13 +15,16 @@ def _per_feature(values, dtype):
 class _TrainingCorruption(keras.layers.Layer):
     """Base of the corruption layers: seeded, shape-preserving, active only in training.
 
-    A subclass implements ``corrupt(inputs)`` and adds its own values to ``get_config``.
+    A subclass implements ``corrupt(inputs)`` and ``parameters()``, the values other
+    than the seed that its constructor takes (and ``get_config`` adds).
     """
 
     def __init__(self, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        # Named, so that every layer's variable has the same name: TensorFlow keeps a
+        # kernel for each variable name it has seen.
+        self.seed_generator = keras.random.SeedGenerator(seed, name="seed_generator")
         self.supports_masking = True
         self.built = True
 
@@ -29,6 +32,9 @@ class _TrainingCorruption(keras.layers.Layer):
         return self.corrupt(inputs) if training else inputs
 
     def corrupt(self, inputs):
+        raise NotImplementedError
+
+    def parameters(self):
         raise NotImplementedError
 
     def uniform_draws(self, inputs):
@@ -41,7 +47,7 @@ class _TrainingCorruption(keras.layers.Layer):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "seed": self.seed}
+        return {**super().get_config(), "seed": self.seed, **self.parameters()}
 
 
 @keras.saving.register_keras_serializable(package="sk_autoencoder")
@@ -66,8 +72,8 @@ class ScaledGaussianNoise(_TrainingCorruption):
         )
         return inputs + noise * _per_feature(self.stddev, inputs.dtype)
 
-    def get_config(self):
-        return {**super().get_config(), "stddev": self.stddev}
+    def parameters(self):
+        return {"stddev": self.stddev}
 
 
 @keras.saving.register_keras_serializable(package="sk_autoencoder")
@@ -92,8 +98,8 @@ class MaskingNoise(_TrainingCorruption):
         keep = self.uniform_draws(inputs) >= self.rate
         return keras.ops.where(keep, inputs, keras.ops.zeros_like(inputs))
 
-    def get_config(self):
-        return {**super().get_config(), "rate": self.rate}
+    def parameters(self):
+        return {"rate": self.rate}
 
 
 @keras.saving.register_keras_serializable(package="sk_autoencoder")
@@ -130,5 +136,5 @@ class SaltAndPepperNoise(_TrainingCorruption):
         )
         return keras.ops.where(draws < self.rate, extremes, inputs)
 
-    def get_config(self):
-        return {**super().get_config(), "rate": self.rate, "low": self.low, "high": self.high}
+    def parameters(self):
+        return {"rate": self.rate, "low": self.low, "high": self.high}

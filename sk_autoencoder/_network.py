@@ -109,3 +109,91 @@ def split_autoencoder(autoencoder):
     a loaded or unpickled autoencoder gets its parts back.
     """
     return autoencoder.get_layer(ENCODER_NAME), autoencoder.get_layer(DECODER_NAME)
+
+
+def _dense_values(layer):
+    """``[units, activation, alpha]`` of a ``Dense`` layer as :func:`_dense` makes them,
+    else None."""
+    if not isinstance(layer, keras.layers.Dense) or not layer.use_bias:
+        return None
+    regularizer, activation = layer.kernel_regularizer, layer.activation.__name__
+    if regularizer is not None and type(regularizer) is not keras.regularizers.L2:
+        return None
+    if keras.activations.get(activation) is not layer.activation:
+        return None
+    return [layer.units, activation, 0.0 if regularizer is None else float(regularizer.l2)]
+
+
+def _stack_values(model, names):
+    """The ``Dense`` values of ``model``'s layers if they are named ``names``, else None."""
+    layers = model.layers[1:]
+    if [layer.name for layer in layers] != names:
+        return None
+    values = [_dense_values(layer) for layer in layers]
+    return None if None in values else values
+
+
+def describe_autoencoder(autoencoder):
+    """The plain values that :func:`rebuild_autoencoder` rebuilds ``autoencoder``'s
+    architecture from (all but its seeds), or None for a model not built here.
+
+    Two autoencoders with the same description compute the same function of the same
+    weights, and so train alike from the same state.
+    """
+    layers = autoencoder.layers
+    if [layer.name for layer in layers[-2:]] != [ENCODER_NAME, DECODER_NAME]:
+        return None
+    encoder, decoder = layers[-2:]
+    depth = len(encoder.layers) - 2
+    encoder_values = _stack_values(
+        encoder, [f"encoder_hidden_{i}" for i in range(1, depth + 1)] + ["code"]
+    )
+    decoder_values = _stack_values(
+        decoder, [f"decoder_hidden_{i}" for i in range(1, depth + 1)] + ["reconstruction"]
+    )
+    corruption = layers[1:-2]
+    if encoder_values is None or decoder_values is None or len(corruption) > 1:
+        return None
+    if corruption and not hasattr(corruption[0], "parameters"):
+        return None
+    return {
+        "n_features": autoencoder.input_shape[-1],
+        "encoder": encoder_values,
+        "decoder": decoder_values,
+        "corruption": [type(corruption[0]).__name__, corruption[0].parameters()]
+        if corruption
+        else None,
+        "dtype": autoencoder.dtype_policy.name,
+    }
+
+
+def rebuild_autoencoder(description, corruption_classes):
+    """A new autoencoder of the architecture :func:`describe_autoencoder` described.
+
+    Its initial weights are of no use (they are seeded with 0): it is built to have
+    another's state copied in. ``corruption_classes`` maps the described corruption
+    layer's class name to the class.
+    """
+
+    def stack(inputs, values, names):
+        outputs = inputs
+        for (width, activation, alpha), name in zip(values, names, strict=True):
+            outputs = _dense(width, activation, seed=0, alpha=alpha, name=name)(outputs)
+        return outputs
+
+    depth = len(description["encoder"]) - 1
+    features = keras.Input(shape=(description["n_features"],), name="features")
+    encoder_names = [f"encoder_hidden_{i}" for i in range(1, depth + 1)] + ["code"]
+    encoder = keras.Model(
+        features, stack(features, description["encoder"], encoder_names), name=ENCODER_NAME
+    )
+    codes = keras.Input(shape=(description["encoder"][-1][0],), name="codes")
+    decoder_names = [f"decoder_hidden_{i}" for i in range(1, depth + 1)] + ["reconstruction"]
+    decoder = keras.Model(
+        codes, stack(codes, description["decoder"], decoder_names), name=DECODER_NAME
+    )
+    corruption = None
+    if description["corruption"] is not None:
+        name, parameters = description["corruption"]
+        corruption = corruption_classes[name](**parameters, seed=0)
+    return build_autoencoder(encoder, decoder, corruption)

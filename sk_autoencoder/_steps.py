@@ -8,110 +8,153 @@ pieces: the model's forward pass (``stateless_call`` on JAX, a call under a
 ``GradientTape`` on TensorFlow), the compiled loss's function and the model's
 regularization losses, and its optimizer's update.
 
+Steps are compiled for one network and train any model of the same architecture:
+:meth:`Steps.load` takes a model's weights and optimizer state in, :meth:`Steps.finish`
+writes the trained state back (see :mod:`._reuse`, which keeps steps for later fits).
+
 This is the one module that imports a backend's framework, lazily and only the
 active one.
 """
-
-import contextlib
-import os
-import re
-import sys
-import tempfile
-import threading
 
 import keras
 import numpy as np
 
 from ._layers import _TrainingCorruption
+from ._quiet import info_lines_held_back
 
 BACKENDS = ("tensorflow", "jax")
 
 
-def compiled_steps(model, chunk_batches, batch_size, resident=None, *, xla=False):
-    """Return the compiled steps that train ``model``.
+def check_backend():
+    """Return the active Keras backend's name; ``ValueError`` if it trains on neither."""
+    backend = keras.backend.backend()
+    if backend not in BACKENDS:
+        raise ValueError(
+            f"sk_autoencoder trains on Keras's {' and '.join(BACKENDS)} backends; the "
+            f"active backend is {backend!r}. Set KERAS_BACKEND to one of them."
+        )
+    return backend
+
+
+def build_steps(network, chunk_batches, batch_size, *, xla=False):
+    """Compile the steps that train ``network`` on the active backend.
 
     Parameters
     ----------
-    model : keras.Model
-        The network, compiled with the optimizer that trains it and the name of a Keras
-        loss function. A batch's loss is that function's mean over the batch, plus the
-        model's regularization losses, as ``Model.fit`` computes it.
+    network : keras.Model
+        The network the steps are compiled for, compiled with the optimizer that
+        trains it and the name of a Keras loss function. A batch's loss is that
+        function's mean over the batch, plus the model's regularization losses, as
+        ``Model.fit`` computes it.
     chunk_batches : int
-        The most batches a chunk handed to :meth:`train` or :meth:`evaluate` holds.
+        The most batches a chunk handed to :meth:`Steps.train` or
+        :meth:`Steps.evaluate` holds.
     batch_size : int
         Rows of a full batch; an epoch's last batch may hold fewer.
-    resident : ndarray of shape (n_samples, n_features) or None
-        Data to copy into the backend once, for chunks that name rows of it.
     xla : bool, default=False
         On TensorFlow, whether full chunks (``chunk_batches`` batches of ``batch_size``
         rows) are trained by a function that XLA compiles (``jit_compile``), where the
-        network and the distribution strategy allow it: about twice as fast an epoch on
-        a CPU, for 1 to 2 s of compiling per fit (see :class:`_TensorFlowSteps`). JAX
-        always compiles with XLA.
+        network and the distribution strategy allow it (see :class:`_TensorFlowSteps`).
+        JAX always compiles with XLA.
 
     Returns
     -------
-    steps : object
-        With ``train(rows, positions)`` and ``evaluate(rows, positions)``: ``rows`` is
-        an array of shape ``(n_rows, n_features)``, or None for ``resident``, and
-        ``positions`` an int32 array of shape ``(n_batches, batch_size)`` whose row
-        ``i`` picks the rows of batch ``i``. Each returns the sum over the batches of
-        loss times rows, a scalar the caller converts with ``float`` when it needs it.
-        Also ``trainable_values()`` and ``restore(values)``; and ``finish()``, which
-        leaves the trained state in the model's variables.
+    steps : Steps
     """
-    backend = keras.backend.backend()
-    if backend == "jax":
-        return _JaxSteps(model, keras.losses.get(model.loss), chunk_batches, batch_size, resident)
-    if backend == "tensorflow":
-        return _TensorFlowSteps(
-            model,
-            keras.losses.get(model.loss),
-            resident,
-            (chunk_batches, batch_size) if xla else None,
-        )
-    raise ValueError(
-        f"sk_autoencoder trains on Keras's {' and '.join(BACKENDS)} backends; the "
-        f"active backend is {backend!r}. Set KERAS_BACKEND to one of them."
-    )
+    if check_backend() == "jax":
+        return _JaxSteps(network, chunk_batches, batch_size, xla)
+    return _TensorFlowSteps(network, chunk_batches, batch_size, xla)
 
 
-def _built_optimizer(model):
+def model_variables(model):
+    """The variables that training changes: the model's, then its optimizer's."""
+    return [*model.variables, *model.optimizer.variables]
+
+
+def built_optimizer(model):
+    """``model``'s optimizer, with its variables made for ``model``'s weights."""
     optimizer = model.optimizer
     if not optimizer.built:
         optimizer.build(model.trainable_variables)
     return optimizer
 
 
-class _JaxSteps:
+class Steps:
+    """The compiled steps of one network; a subclass per backend fills them in.
+
+    Between :meth:`load` and :meth:`finish`, the steps train one model: the network
+    they were compiled for, or another of the same architecture whose state is copied
+    in and out. Chunks of batches are ``(rows, positions)``: ``rows`` an array of shape
+    ``(n_rows, n_features)``, or None for the resident data given to :meth:`load`,
+    and ``positions`` an int32 array of shape ``(n_batches, batch_size)`` whose row
+    ``i`` picks the rows of batch ``i``.
+    """
+
+    def __init__(self, network, chunk_batches, batch_size, xla=False):
+        self.network = network
+        self.chunk_batches, self.batch_size = chunk_batches, batch_size
+        # The shapes of data that a function was compiled for (XLA compiles each anew).
+        self.row_shapes = set()
+        self._resident = None
+        built_optimizer(network)
+
+    @property
+    def pinned(self):
+        """Whether the backend keeps what it compiled for these steps even once they
+        are gone (TensorFlow keeps what XLA compiled): dropping them saves nothing."""
+        return False
+
+    def load(self, model, resident=None):
+        """Take the state of ``model`` (its optimizer built) in, and ``resident``: the
+        data, or None, that chunks with ``rows=None`` name rows of."""
+        raise NotImplementedError
+
+    def train(self, rows, positions):
+        """Train on a chunk; return the sum over its batches of loss times rows (a
+        scalar the caller converts with ``float`` when it needs it)."""
+        raise NotImplementedError
+
+    def evaluate(self, rows, positions):
+        """Return the same sum as :meth:`train` for a chunk, without training."""
+        raise NotImplementedError
+
+    def trainable_values(self):
+        """The current trainable weights, as numpy arrays."""
+        raise NotImplementedError
+
+    def restore(self, values):
+        """Set the trainable weights to ``values`` (from :meth:`trainable_values`)."""
+        raise NotImplementedError
+
+    def finish(self, model):
+        """Write the trained state into ``model``'s variables and let the data go."""
+        raise NotImplementedError
+
+
+class _JaxSteps(Steps):
     """Steps as pure functions of the model's state, compiled with ``jax.jit``.
 
     The state (weights, non-trainable variables such as a corruption layer's seed,
-    the optimizer's variables) lives in JAX arrays between calls and is written back
-    to the Keras variables by :meth:`finish`. Chunks are padded to ``chunk_batches``
-    batches (the padding is never run) of ``batch_size`` rows, so that one compiled
-    function serves every chunk: an epoch's shorter last batch is padded with copies
-    of a row that its loss leaves out. (Compiling a second function for that batch
-    cost 0.55 s a fit on the seed workload.)
+    the optimizer's variables) lives in JAX arrays between :meth:`load` and
+    :meth:`finish`; the network is used only for its structure (``stateless_call``,
+    ``stateless_apply``). Chunks are padded to ``chunk_batches`` batches (the padding
+    is never run) of ``batch_size`` rows, so that one compiled function serves every
+    chunk: an epoch's shorter last batch is padded with copies of a row that its loss
+    leaves out, rather than compiled for again.
     """
 
-    def __init__(self, model, loss_function, chunk_batches, batch_size, resident):
+    def __init__(self, network, chunk_batches, batch_size, xla=False):
+        super().__init__(network, chunk_batches, batch_size, xla)
         import jax
 
         self._jax = jax
-        self._model = model
-        self._optimizer = optimizer = _built_optimizer(model)
-        self._chunk_batches, self._batch_size = chunk_batches, batch_size
-        self._resident = None if resident is None else jax.device_put(resident)
-        self._state = (
-            [variable.value for variable in model.trainable_variables],
-            [variable.value for variable in model.non_trainable_variables],
-            [variable.value for variable in optimizer.variables],
-        )
+        self._state = None
+        loss_function = keras.losses.get(network.loss)
+        optimizer = network.optimizer
 
         def batch_loss(trainable, non_trainable, x, width, training):
             """The loss of the batch's first ``width`` rows: the rest are padding."""
-            y, non_trainable, losses = model.stateless_call(
+            y, non_trainable, losses = network.stateless_call(
                 trainable, non_trainable, x, training=training, return_losses=True
             )
             kept = jax.numpy.arange(x.shape[0]) < width
@@ -162,6 +205,19 @@ class _JaxSteps:
         self._train_chunk = jax.jit(train_chunk, donate_argnums=0)
         self._evaluate_chunk = jax.jit(evaluate_chunk)
 
+    @staticmethod
+    def _groups(model):
+        return model.trainable_variables, model.non_trainable_variables, model.optimizer.variables
+
+    def load(self, model, resident=None):
+        # The training function donates the state's buffers: those of a model that
+        # is not the network are copied, so that they stay the model's own.
+        copy = (lambda value: value) if model is self.network else self._jax.numpy.array
+        self._state = tuple(
+            [copy(variable.value) for variable in group] for group in self._groups(model)
+        )
+        self._resident = None if resident is None else self._jax.device_put(resident)
+
     def _arguments(self, rows, positions):
         """``(rows, positions, n_batches, width)``, padded to full chunks of full batches.
 
@@ -169,14 +225,16 @@ class _JaxSteps:
         """
         n_batches, width = positions.shape
         padded = positions
-        if positions.shape != (self._chunk_batches, self._batch_size):
-            padded = np.zeros((self._chunk_batches, self._batch_size), np.int32)
+        if positions.shape != (self.chunk_batches, self.batch_size):
+            padded = np.zeros((self.chunk_batches, self.batch_size), np.int32)
             padded[:n_batches, :width] = positions
         if rows is not None and len(rows) < padded.size:
             rows = np.concatenate(
                 [rows, np.zeros((padded.size - len(rows), rows.shape[1]), rows.dtype)]
             )
-        return (self._resident if rows is None else rows), padded, n_batches, width
+        rows = self._resident if rows is None else rows
+        self.row_shapes.add(rows.shape)
+        return rows, padded, n_batches, width
 
     def train(self, rows, positions):
         self._state, total = self._train_chunk(self._state, *self._arguments(rows, positions))
@@ -191,15 +249,11 @@ class _JaxSteps:
     def restore(self, values):
         self._state = ([self._jax.numpy.asarray(value) for value in values], *self._state[1:])
 
-    def finish(self):
-        variables = (
-            self._model.trainable_variables,
-            self._model.non_trainable_variables,
-            self._optimizer.variables,
-        )
-        for group, values in zip(variables, self._state, strict=True):
+    def finish(self, model):
+        for group, values in zip(self._groups(model), self._state, strict=True):
             for variable, value in zip(group, values, strict=True):
                 variable.assign(value)
+        self._state = self._resident = None
 
 
 def _replicated(train_step, model, loss_function, optimizer):
@@ -237,37 +291,38 @@ def _replicated(train_step, model, loss_function, optimizer):
     return step
 
 
-class _TensorFlowSteps:
-    """Steps as ``tf.function``s that update the model's variables in place.
+class _TensorFlowSteps(Steps):
+    """Steps as ``tf.function``s that update the network's variables in place.
 
-    Inside a ``tf.distribute`` strategy's scope, each batch is split across the
-    strategy's replicas (see :func:`_replicated`).
+    A model other than the network has its state copied into the network's variables
+    by :meth:`load` and back by :meth:`finish`. Inside a ``tf.distribute`` strategy's
+    scope, each batch is split across the strategy's replicas (see :func:`_replicated`).
 
-    Given ``xla_shape``, ``(chunk_batches, batch_size)``, chunks of that shape are
+    With ``xla``, full chunks (``chunk_batches`` batches of ``batch_size`` rows) are
     trained by the same loop compiled with XLA (``jit_compile``), which fuses each
-    step's elementwise work: on the seed workload 0.17 to 0.33 s an epoch instead of
-    0.52 to 0.78, but 0.7 to 1.6 s more per fit, since each fit's new model is
-    compiled anew (:data:`._training.XLA_VALUES` decides when that pays). Other
-    chunks (an epoch's short last batch) take the loop without XLA, so that only one
-    shape is ever compiled. Not under a ``tf.distribute`` strategy, nor for a network
-    that corrupts its input.
+    step's elementwise work: faster an epoch on a CPU, for seconds of compiling the
+    first time each shape of data is seen (``benchmarks.fits`` measures both;
+    :data:`._training.XLA_VALUES` decides when that pays). Other chunks (an epoch's
+    short last batch) take the loop without XLA, so that only one shape of chunk is
+    compiled. Not under a ``tf.distribute`` strategy, nor for a network that corrupts
+    its input: XLA's random draws are slow on a CPU.
     """
 
-    def __init__(self, model, loss_function, resident, xla_shape=None):
+    def __init__(self, network, chunk_batches, batch_size, xla=False):
+        super().__init__(network, chunk_batches, batch_size, xla)
         import tensorflow as tf
 
-        self._model = model
-        optimizer = _built_optimizer(model)
-        weights = model.trainable_variables
-        self._resident = None if resident is None else tf.convert_to_tensor(resident)
+        self._tf = tf
+        loss_function = keras.losses.get(network.loss)
+        optimizer, weights = network.optimizer, network.trainable_variables
         signature = [
-            tf.TensorSpec((None, model.input_shape[-1]), keras.config.floatx()),
+            tf.TensorSpec((None, network.input_shape[-1]), keras.config.floatx()),
             tf.TensorSpec((None, None), tf.int32),
         ]
 
         def batch_loss(x, training):
-            value = keras.ops.mean(loss_function(x, model(x, training=training)))
-            for penalty in model.losses:
+            value = keras.ops.mean(loss_function(x, network(x, training=training)))
+            for penalty in network.losses:
                 value = value + penalty
             return value
 
@@ -291,7 +346,7 @@ class _TensorFlowSteps:
             # In the default strategy's cross-replica context, which merge_call enters,
             # the optimizer applies the gradients as they are. From a replica context it
             # all-reduces them first, through a tf.custom_gradient that TensorFlow
-            # registers for good in its global gradient registry: each fit's traced
+            # registers for good in its global gradient registry: each network's traced
             # graphs would stay alive with it.
             tf.distribute.get_replica_context().merge_call(
                 lambda _: optimizer.apply(gradients, weights)
@@ -299,20 +354,17 @@ class _TensorFlowSteps:
             return value
 
         if tf.distribute.has_strategy():
-            train_step = _replicated(train_step, model, loss_function, optimizer)
-            xla_shape = None
-        if any(isinstance(layer, _TrainingCorruption) for layer in model.layers):
-            # XLA's random draws on a CPU made a denoising fit 7 to 11 times slower
-            # (20,000 x 784, 2 epochs: 16.7 s instead of 2.4 with gaussian noise, 16.0
-            # instead of 1.4 with masking).
-            xla_shape = None
+            train_step = _replicated(train_step, network, loss_function, optimizer)
+            xla = False
+        if any(isinstance(layer, _TrainingCorruption) for layer in network.layers):
+            xla = False
 
         def train_chunk(rows, positions):
             return over_batches(rows, positions, train_step)
 
         self._train = tf.function(train_chunk, input_signature=signature)
-        self._xla_shape, self._xla_compiled = xla_shape, False
-        if xla_shape is not None:
+        self._xla_shape = (chunk_batches, batch_size) if xla else None
+        if xla:
             self._train_xla = tf.function(train_chunk, input_signature=signature, jit_compile=True)
         self._evaluate = tf.function(
             lambda rows, positions: over_batches(
@@ -321,68 +373,40 @@ class _TensorFlowSteps:
             input_signature=signature,
         )
 
+    @property
+    def pinned(self):
+        return bool(self.row_shapes)
+
+    def _copy(self, sources, targets):
+        for target, source in zip(targets, sources, strict=True):
+            target.assign(source)
+
+    def load(self, model, resident=None):
+        if model is not self.network:
+            self._copy(model_variables(model), model_variables(self.network))
+        self._resident = None if resident is None else self._tf.convert_to_tensor(resident)
+
     def train(self, rows, positions):
         rows = self._resident if rows is None else rows
         if positions.shape != self._xla_shape:
             return self._train(rows, positions)
-        if self._xla_compiled:
+        if tuple(rows.shape) in self.row_shapes:
             return self._train_xla(rows, positions)
-        with _info_lines_held_back():  # the first call compiles
+        with info_lines_held_back():  # a new shape of data: XLA compiles
             total = self._train_xla(rows, positions)
-        self._xla_compiled = True
+        self.row_shapes.add(tuple(rows.shape))
         return total
 
     def evaluate(self, rows, positions):
         return self._evaluate(self._resident if rows is None else rows, positions)
 
     def trainable_values(self):
-        return [variable.value.numpy() for variable in self._model.trainable_variables]
+        return [variable.value.numpy() for variable in self.network.trainable_variables]
 
     def restore(self, values):
-        for variable, value in zip(self._model.trainable_variables, values, strict=True):
-            variable.assign(value)
+        self._copy(values, self.network.trainable_variables)
 
-    def finish(self):
-        pass
-
-
-# Serializes the blocks that point file descriptor 2 elsewhere: two at once would
-# each restore the other's target.
-_STDERR_LOCK = threading.Lock()
-# A line of TensorFlow's C++ log at INFO severity: "I1126 09:12:44.1 ..." or "I0000 ...".
-_INFO_LINE = re.compile(rb"^I\d{4} ")
-
-
-@contextlib.contextmanager
-def _info_lines_held_back():
-    """Leave out the INFO lines that TensorFlow's C++ code writes to stderr in the block.
-
-    A process's first XLA compilation logs lines such as "XLA service ... initialized"
-    and "Compiled cluster using XLA!" at INFO severity. ``TF_CPP_MIN_LOG_LEVEL``, which
-    would silence them, is read once when TensorFlow starts, and the C++ code writes
-    them to file descriptor 2, past ``sys.stderr``. So for the block, descriptor 2
-    points at a temporary file; afterwards every line of it that is not an INFO line
-    (warnings, errors, anything Python wrote) is written to stderr as it came.
-    """
-    with _STDERR_LOCK:
-        try:
-            sys.stderr.flush()
-            saved = os.dup(2)
-        except (OSError, ValueError):  # no stderr to protect
-            saved = None
-        if saved is None:
-            yield
-            return
-        with tempfile.TemporaryFile() as held:
-            os.dup2(held.fileno(), 2)
-            try:
-                yield
-            finally:
-                with contextlib.suppress(OSError, ValueError):
-                    sys.stderr.flush()
-                os.dup2(saved, 2)
-                os.close(saved)
-                held.seek(0)
-                kept = [line for line in held if not _INFO_LINE.match(line)]
-                if kept:
-                    os.write(2, b"".join(kept))
+    def finish(self, model):
+        if model is not self.network:
+            self._copy(model_variables(self.network), model_variables(model))
+        self._resident = None

@@ -4,9 +4,7 @@ The estimator decides every value; this module knows Keras, not scikit-learn. Th
 compiled steps that run the batches are in :mod:`._steps`.
 """
 
-import contextlib
 import itertools
-import logging
 import math
 import mmap
 from dataclasses import dataclass
@@ -14,7 +12,8 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from ._steps import compiled_steps
+from ._quiet import without_retracing_warnings
+from ._reuse import compiled_steps
 
 # The most bytes of batches carried from the host to one compiled call. Chunks of a
 # few MiB stay in the CPU's caches and keep memory bounded whatever the size of X; per
@@ -29,12 +28,11 @@ CHUNK_BYTES = 16 * 2**20
 RESIDENT_BYTES = 256 * 2**20
 
 # On TensorFlow, resident training whose epochs hold at least this many values in all
-# (epochs x rows x features) is compiled with XLA. Seed workload (47 M values an
-# epoch), side by side: 0.28 to 0.33 s an epoch instead of 0.52 to 0.68, for 0.7 to
-# 1.6 s more per fit; a fit of 3 epochs (141 M values) takes as long either way.
-# Smaller fits, chunked data and partial_fit (one epoch of at most RESIDENT_BYTES)
-# keep the loop without XLA; so do the networks that the steps leave out (see
-# _steps._TensorFlowSteps).
+# (epochs x rows x features; 3 epochs of benchmarks.speed's seed workload) is compiled
+# with XLA: a faster epoch for a compile that a shorter fit would not win back
+# (python -m benchmarks.fits measures both). Chunked data and partial_fit (one epoch of
+# at most RESIDENT_BYTES) keep the loop without XLA; so do the networks that the steps
+# leave out (see _steps._TensorFlowSteps).
 XLA_VALUES = 2**27
 
 
@@ -115,29 +113,6 @@ def _memory_mapped(X):
             return True
         X = getattr(X, "base", None)
     return False
-
-
-class _NoRetracingWarning(logging.Filter):
-    """Drop TensorFlow's warning that recent calls of a ``tf.function`` retraced it.
-
-    Every fit compiles new steps for its new model, which TensorFlow traces once. It
-    counts traces by the function's code, which all fits share, so a run of short fits
-    (a grid search) sets the warning off although nothing is traced twice.
-    """
-
-    def filter(self, record):
-        return "triggered tf.function retracing" not in record.getMessage()
-
-
-@contextlib.contextmanager
-def _without_retracing_warnings():
-    """Filter the retracing warning out of TensorFlow's logger for the block, and only it."""
-    logger, no_retracing_warning = logging.getLogger("tensorflow"), _NoRetracingWarning()
-    logger.addFilter(no_retracing_warning)
-    try:
-        yield
-    finally:
-        logger.removeFilter(no_retracing_warning)
 
 
 class _Patience:
@@ -242,17 +217,17 @@ def train(
     validating = validation_rows is not None
     validation = Batches(X, validation_rows, batch_size, **common) if validating else None
     xla = resident and epochs * n_train * X.shape[1] >= XLA_VALUES
-    steps = compiled_steps(
+    patience = _Patience(tol, n_iter_no_change)
+    loss_curve, validation_loss_curve = [], [] if validating else None
+    best_weights, stopped_early = None, False
+    training = compiled_steps(
         model,
         per_chunk,
         batch_size,
         resident=np.asarray(X, dtype=dtype) if resident else None,
         xla=xla,
     )
-    patience = _Patience(tol, n_iter_no_change)
-    loss_curve, validation_loss_curve = [], [] if validating else None
-    best_weights, stopped_early = None, False
-    with _without_retracing_warnings():
+    with training as steps, without_retracing_warnings():
         for epoch in range(first_epoch, first_epoch + epochs):
             progress = None
             if verbose:
@@ -277,7 +252,6 @@ def train(
                 break
         if best_weights is not None:
             steps.restore(best_weights)
-        steps.finish()
     return TrainingHistory(
         loss_curve=loss_curve,
         validation_loss_curve=validation_loss_curve,

@@ -4,7 +4,14 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
+from sk_autoencoder._reuse import _POOL
 from sk_autoencoder._training import split_validation
+
+
+@pytest.fixture(autouse=True)
+def no_steps_kept_from_other_tests():
+    """Each test compiles its own steps: what one test compiled never serves another."""
+    _POOL.clear()
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,8 @@ from numpy.testing import assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 
 from sk_autoencoder import AutoencoderTransformer, DenoisingAutoencoderTransformer
-from sk_autoencoder._steps import _info_lines_held_back, compiled_steps
+from sk_autoencoder._quiet import info_lines_held_back
+from sk_autoencoder._reuse import compiled_steps
 from sk_autoencoder._training import (
     CHUNK_BYTES,
     Batches,
@@ -116,7 +117,8 @@ def test_other_backends_are_refused_by_name(monkeypatch):
     with pytest.raises(
         ValueError, match="tensorflow and jax backends; the active backend is 'torch'"
     ):
-        compiled_steps(None, 1, 1)
+        with compiled_steps(None, 1, 1):
+            pass
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -145,7 +147,7 @@ def test_memory_mapped_data_is_never_copied_whole(tmp_path, dtype):
 
 def test_held_back_stderr_keeps_all_but_tensorflow_info_lines(capfd):
     os.write(2, b"before\n")
-    with _info_lines_held_back():
+    with info_lines_held_back():
         os.write(2, b"I0000 00:00:17.1  1 service.cc:153] XLA service initialized\n")
         os.write(2, b"W1126 09:12:44.1  1 x.cc:2] a warning\n")
         os.write(2, b"Traceback: any other line\n")
@@ -161,13 +163,13 @@ def test_only_networks_without_random_draws_are_compiled_with_xla(monkeypatch, n
     # XLA's random draws on a CPU made denoising fits 7 to 11 times slower.
     import sk_autoencoder._steps
 
-    held_back, hold_back = [], sk_autoencoder._steps._info_lines_held_back
+    held_back, hold_back = [], sk_autoencoder._steps.info_lines_held_back
 
     def counted():
         held_back.append(1)
         return hold_back()
 
-    monkeypatch.setattr("sk_autoencoder._steps._info_lines_held_back", counted)
+    monkeypatch.setattr("sk_autoencoder._steps.info_lines_held_back", counted)
     monkeypatch.setattr("sk_autoencoder._training.XLA_VALUES", 0)
     X = np.random.default_rng(0).random((64, 6))
     params = dict(hidden_layer_sizes=(4,), epochs=2, batch_size=16, random_state=0)
