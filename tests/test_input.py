@@ -76,14 +76,37 @@ def inputs(draw):
     return X
 
 
+# The widths each method accepts; None for any.
+WIDTHS = {"fit": None, "inverse_transform": ENCODING_DIM}
+# Inputs of magnitude up to this must be accepted, and give finite output.
+VALID_MAGNITUDE = 1e6
+
+
+def valid(method, X):
+    """Whether ``method`` must accept ``X``: a 2-D array, nested list or DataFrame of
+    real numbers (floats, integers or booleans), finite and at most VALID_MAGNITUDE in
+    magnitude, with at least one row and the number of columns ``method`` expects."""
+    if scipy.sparse.issparse(X):
+        return False
+    array = X.to_numpy() if isinstance(X, pd.DataFrame) else np.asarray(X)
+    if array.dtype.kind not in "fiub" or array.ndim != 2 or 0 in array.shape:
+        return False
+    width = WIDTHS.get(method, N_FEATURES)
+    if width is not None and array.shape[1] != width:
+        return False
+    values = array.astype(np.float64)
+    return bool(np.isfinite(values).all() and np.abs(values).max() <= VALID_MAGNITUDE)
+
+
 def call(estimator, method, X):
     """Call ``method`` on ``X``; check that it either raises an allowed, explained error
-    or returns finite output."""
+    or returns finite output, and that it accepts every valid input."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             result = getattr(estimator, method)(X)
     except ALLOWED as error:
+        assert not valid(method, X), f"{method} refused a valid input: {error}"
         assert str(error).strip(), f"{type(error).__name__} with no message"
         return
     if method == "fit":
@@ -99,10 +122,41 @@ def test_fitted_methods_raise_clear_errors_or_return_finite_output(fitted, metho
     call(fitted, method, X)
 
 
+@pytest.mark.parametrize("cls", [AutoencoderTransformer, DenoisingAutoencoderTransformer])
 @EXAMPLES
 @given(X=inputs())
-def test_fit_raises_clear_errors_or_learns_something_finite(X):
-    call(make(), "fit", X)
+def test_fit_raises_clear_errors_or_learns_something_finite(cls, X):
+    call(make(cls), "fit", X)
+
+
+@st.composite
+def valid_inputs(draw, width):
+    """Inputs that ``valid`` accepts: real numbers of every dtype, in every container."""
+    shape = (draw(st.integers(1, 6)), width if width is not None else draw(st.integers(1, 6)))
+    dtype = draw(st.sampled_from(["float64", "float32", "float16", "int64", "int8", "bool"]))
+    elements = None
+    if np.dtype(dtype).kind == "f":
+        bound = min(VALID_MAGNITUDE, float(np.finfo(dtype).max))
+        elements = st.floats(-bound, bound, width=np.dtype(dtype).itemsize * 8)
+    elif dtype == "int64":
+        elements = st.integers(-int(VALID_MAGNITUDE), int(VALID_MAGNITUDE))
+    X = draw(arrays(dtype, shape, elements=elements))
+    container = draw(st.sampled_from(["array", "list", "frame"]))
+    if container == "list":
+        return X.tolist()
+    if container == "frame":
+        return pd.DataFrame(X, columns=[f"c{i}" for i in range(X.shape[1])])
+    return X
+
+
+@pytest.mark.parametrize("method", METHODS)
+@settings(EXAMPLES, max_examples=50)
+@given(data=st.data())
+def test_every_valid_input_is_accepted(fitted, method, data):
+    X = data.draw(valid_inputs(WIDTHS.get(method, N_FEATURES)))
+    assert valid(method, X)
+    estimator = make(type(fitted)) if method == "fit" else fitted
+    call(estimator, method, X)
 
 
 @pytest.mark.parametrize("method", METHODS[1:])

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_array_equal
+from sklearn.exceptions import NotFittedError
 
 import sk_autoencoder
 from sk_autoencoder import AutoencoderTransformer, DenoisingAutoencoderTransformer
@@ -221,3 +222,57 @@ def test_every_format_round_trips_into_a_fresh_process(tmp_path, blobs):
         for how in ("pickle", "joblib", "safe"):
             restored_codes = np.load(tmp_path / f"{name}-{how}.npy")
             assert_array_equal(restored_codes, estimator.transform(blobs), err_msg=how)
+
+
+@pytest.mark.parametrize("kind", ESTIMATORS)
+@pytest.mark.parametrize("how", ["pickle", "joblib"])
+def test_unfitted_estimators_round_trip(tmp_path, kind, how):
+    estimator = ESTIMATORS[kind]()
+    if how == "pickle":
+        restored = pickle.loads(pickle.dumps(estimator))
+    else:
+        joblib.dump(estimator, tmp_path / "reducer.joblib")
+        restored = joblib.load(tmp_path / "reducer.joblib")
+    assert_same_estimator(restored, estimator, None)
+    with pytest.raises(NotFittedError):
+        restored.transform(np.zeros((1, 6)))
+
+
+UNFITTED_IN_ANOTHER_PROCESS = """
+import json, pickle, sys
+import joblib
+import sk_autoencoder
+from sklearn.exceptions import NotFittedError
+
+folder = {folder!r}
+loaded = {{}}
+for name in ("plain", "denoising"):
+    for how, restored in (
+        ("pickle", pickle.load(open(f"{{folder}}/{{name}}.pkl", "rb"))),
+        ("joblib", joblib.load(f"{{folder}}/{{name}}.joblib")),
+        ("safe", sk_autoencoder.load(f"{{folder}}/{{name}}.skae")),
+    ):
+        try:
+            restored.transform([[0.0] * 6])
+            fitted = True
+        except NotFittedError:
+            fitted = False
+        params = repr(restored.get_params())
+        loaded[f"{{name}}-{{how}}"] = [type(restored).__name__, params, fitted]
+print(json.dumps(loaded))
+"""
+
+
+def test_unfitted_estimators_round_trip_into_a_fresh_process(tmp_path):
+    estimators = {name: make() for name, make in ESTIMATORS.items()}
+    for name, estimator in estimators.items():
+        (tmp_path / f"{name}.pkl").write_bytes(pickle.dumps(estimator))
+        joblib.dump(estimator, tmp_path / f"{name}.joblib")
+        estimator.save(tmp_path / f"{name}.skae")
+    printed = run_python(UNFITTED_IN_ANOTHER_PROCESS.format(folder=str(tmp_path))).stdout
+    loaded = json.loads(printed.strip().splitlines()[-1])
+    assert loaded == {
+        f"{name}-{how}": [type(estimator).__name__, repr(estimator.get_params()), False]
+        for name, estimator in estimators.items()
+        for how in ("pickle", "joblib", "safe")
+    }
