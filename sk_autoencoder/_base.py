@@ -248,9 +248,9 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
     Examples
     --------
     >>> from sklearn.datasets import load_digits
+    >>> from sklearn.decomposition import PCA
     >>> from sklearn.preprocessing import StandardScaler
     >>> from sk_autoencoder import AutoencoderTransformer
-    >>> from sklearn.decomposition import PCA
     >>> X = StandardScaler().fit_transform(load_digits().data)
 
     A ``tol`` of about a hundredth of the loss stops training once an epoch gains

@@ -20,7 +20,7 @@ import keras
 
 from ._layers import _TrainingCorruption
 from ._network import describe_autoencoder, rebuild_autoencoder
-from ._steps import build_steps, built_optimizer, check_backend
+from ._steps import build_steps, built_optimizer, check_backend, in_distributed_scope
 
 # The most sets of idle steps kept, the least recently used dropped first, but for
 # pinned ones (see Steps.pinned).
@@ -63,14 +63,6 @@ class _Pool:
 _POOL = _Pool(POOL_SIZE)
 
 
-def _in_distributed_scope(backend):
-    if backend == "jax":
-        return keras.distribution.distribution() is not None
-    import tensorflow as tf
-
-    return tf.distribute.has_strategy()
-
-
 def _optimizer_settings(optimizer):
     """The values ``optimizer`` was made with, but its name and learning rate; None if
     it does not keep them all as attributes of the same names.
@@ -98,7 +90,7 @@ def reuse_key(model, backend, chunk_batches, batch_size, xla):
     description = describe_autoencoder(model)
     if description is None or description["dtype"] != keras.config.floatx():
         return None
-    if _in_distributed_scope(backend):
+    if in_distributed_scope(backend):
         return None
     optimizer = model.optimizer
     settings = _optimizer_settings(optimizer)

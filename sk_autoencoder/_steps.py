@@ -36,31 +36,18 @@ def check_backend():
     return backend
 
 
+def in_distributed_scope(backend):
+    """Whether training is inside a distribution's scope: a Keras distribution on JAX,
+    a ``tf.distribute`` strategy on TensorFlow."""
+    if backend == "jax":
+        return keras.distribution.distribution() is not None
+    import tensorflow as tf
+
+    return tf.distribute.has_strategy()
+
+
 def build_steps(network, chunk_batches, batch_size, *, xla=False):
-    """Compile the steps that train ``network`` on the active backend.
-
-    Parameters
-    ----------
-    network : keras.Model
-        The network the steps are compiled for, compiled with the optimizer that
-        trains it and the name of a Keras loss function. A batch's loss is that
-        function's mean over the batch, plus the model's regularization losses, as
-        ``Model.fit`` computes it.
-    chunk_batches : int
-        The most batches a chunk handed to :meth:`Steps.train` or
-        :meth:`Steps.evaluate` holds.
-    batch_size : int
-        Rows of a full batch; an epoch's last batch may hold fewer.
-    xla : bool, default=False
-        On TensorFlow, whether full chunks (``chunk_batches`` batches of ``batch_size``
-        rows) are trained by a function that XLA compiles (``jit_compile``), where the
-        network and the distribution strategy allow it (see :class:`_TensorFlowSteps`).
-        JAX always compiles with XLA.
-
-    Returns
-    -------
-    steps : Steps
-    """
+    """Compile the :class:`Steps` that train ``network`` on the active backend."""
     if check_backend() == "jax":
         return _JaxSteps(network, chunk_batches, batch_size, xla)
     return _TensorFlowSteps(network, chunk_batches, batch_size, xla)
@@ -88,6 +75,21 @@ class Steps:
     ``(n_rows, n_features)``, or None for the resident data given to :meth:`load`,
     and ``positions`` an int32 array of shape ``(n_batches, batch_size)`` whose row
     ``i`` picks the rows of batch ``i``.
+
+    Parameters
+    ----------
+    network : keras.Model
+        Compiled with the optimizer that trains it and the name of a Keras loss
+        function. A batch's loss is that function's mean over the batch, plus the
+        model's regularization losses, as ``Model.fit`` computes it.
+    chunk_batches : int
+        The most batches in a chunk.
+    batch_size : int
+        Rows of a full batch; an epoch's last batch may hold fewer.
+    xla : bool, default=False
+        On TensorFlow, whether full chunks are trained by a function that XLA compiles,
+        where the network and the distribution strategy allow it (see
+        :class:`_TensorFlowSteps`). JAX always compiles with XLA.
     """
 
     def __init__(self, network, chunk_batches, batch_size, xla=False):

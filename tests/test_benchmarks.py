@@ -82,7 +82,8 @@ def test_overhead_reports_ratios(tmp_path):
     for measure in ("fit", "transform, 1 rows", "transform, 100 rows", "transform, 10,000 rows"):
         row = next(line for line in table.splitlines() if line.startswith(f"| {measure} | "))
         ours, by_hand, ratio = (float(cell) for cell in row.split(" | ")[1:4])
-        assert ratio == pytest.approx(ours / by_hand, rel=1e-3, abs=1e-4)
+        # The times are rounded to the microsecond: 0.3 % on the shortest.
+        assert ratio == pytest.approx(ours / by_hand, rel=0.01, abs=1e-4)
 
 
 @pytest.mark.each_backend
