@@ -13,11 +13,13 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import assert_all_finite
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._inference import ACTIVATIONS, dense_layers, forward, reconstruction_errors
 from ._network import build_autoencoder, build_decoder, build_encoder, split_autoencoder
+from ._pages import memory_mapped, release_pages
 from ._persistence import save
 from ._training import split_validation, train
 
@@ -34,6 +36,8 @@ _LOSSES = {"mse", "mae", "huber", "binary_crossentropy"}
 # Inputs are kept as float32 or float64 (anything else becomes float32); the network
 # computes in Keras's float type.
 _INPUT_DTYPES = [np.float32, np.float64]
+# A memory-mapped X is checked for NaN and infinity this many values at a time.
+_FINITE_CHECK_VALUES = 2**22
 
 # Rows per gradient step when batch_size="auto" (clipped to the training rows).
 _AUTO_BATCH_SIZE = 64
@@ -350,7 +354,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             The fitted estimator.
         """
         with _restored_on_error(self):
-            X = validate_data(self, X, reset=not self._continues(False), dtype=_INPUT_DTYPES)
+            X = self._validated(X, reset=not self._continues(False))
             self._fit(X, partial=False)
         return self
 
@@ -381,7 +385,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             The estimator, trained one epoch more.
         """
         with _restored_on_error(self):
-            X = validate_data(self, X, reset=not self._continues(True), dtype=_INPUT_DTYPES)
+            X = self._validated(X, reset=not self._continues(True))
             self._fit(X, partial=True)
         return self
 
@@ -399,7 +403,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             The codes, in Keras's float type (float32 by default).
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=_INPUT_DTYPES)
+        X = self._validated(X, reset=False)
         return forward(dense_layers(self.encoder_), X)
 
     def inverse_transform(self, X):
@@ -439,7 +443,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             sample and its reconstruction: higher is better.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=_INPUT_DTYPES)
+        X = self._validated(X, reset=False)
         layers = dense_layers(self.encoder_) + dense_layers(self.decoder_)
         return -reconstruction_errors(layers, X)
 
@@ -504,6 +508,24 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         super().__setstate__(state)
         if "model_" in state:
             self.encoder_, self.decoder_ = split_autoencoder(self.model_)
+
+    def _validated(self, X, *, reset):
+        """``X`` checked as ``validate_data`` checks it.
+
+        A memory-mapped ``X`` is checked for NaN and infinity chunk by chunk, with the
+        same errors, so that the check's pass over the file leaves none of its pages
+        in memory (see :mod:`._pages`).
+        """
+        if not memory_mapped(X):
+            return validate_data(self, X, reset=reset, dtype=_INPUT_DTYPES)
+        X = validate_data(self, X, reset=reset, dtype=_INPUT_DTYPES, ensure_all_finite=False)
+        step = max(1, _FINITE_CHECK_VALUES // max(1, X.shape[1]))
+        for start in range(0, X.shape[0], step):
+            assert_all_finite(
+                X[start : start + step], input_name="X", estimator_name=type(self).__name__
+            )
+            release_pages(X)
+        return X
 
     def _corruption_layer(self, X, seed):
         """The layer that corrupts the input during training, or None.

@@ -6,12 +6,12 @@ compiled steps that run the batches are in :mod:`._steps`.
 
 import itertools
 import math
-import mmap
 from dataclasses import dataclass
 
 import keras
 import numpy as np
 
+from ._pages import memory_mapped, release_pages
 from ._quiet import without_retracing_warnings
 from ._reuse import compiled_steps
 
@@ -71,6 +71,7 @@ class Batches:
         self.seed = seed
         self.resident = resident
         self.n_rows = X.shape[0] if rows is None else len(rows)
+        self.memory_mapped = memory_mapped(X)
         self.n_batches = math.ceil(self.n_rows / batch_size)
 
     def rows_of_epoch(self, epoch):
@@ -99,19 +100,23 @@ class Batches:
             if self.resident:
                 yield None, order[start:stop].astype(np.int32).reshape(shape)
             else:
-                rows = _gathered(self.X, order[start:stop], self.dtype)
+                rows = _gathered(self.X, order[start:stop], self.dtype, mapped=self.memory_mapped)
                 yield rows, np.arange(stop - start, dtype=np.int32).reshape(shape)
 
 
-def _gathered(X, rows, dtype):
+def _gathered(X, rows, dtype, *, mapped=False):
     """``X[rows]`` in ``dtype``; from another dtype, gathered a few rows at a time, so
-    that no copy of more than :data:`GATHER_BYTES` is made in ``X``'s own dtype."""
+    that no copy of more than :data:`GATHER_BYTES` is made in ``X``'s own dtype. From a
+    memory-mapped ``X`` (``mapped``), the pages read are released afterwards."""
     if X.dtype == dtype:
-        return X[rows]
-    gathered = np.empty((len(rows), X.shape[1]), dtype)
-    step = max(1, GATHER_BYTES // (X.shape[1] * X.dtype.itemsize))
-    for start in range(0, len(rows), step):
-        gathered[start : start + step] = X[rows[start : start + step]]
+        gathered = X[rows]
+    else:
+        gathered = np.empty((len(rows), X.shape[1]), dtype)
+        step = max(1, GATHER_BYTES // (X.shape[1] * X.dtype.itemsize))
+        for start in range(0, len(rows), step):
+            gathered[start : start + step] = X[rows[start : start + step]]
+    if mapped:
+        release_pages(X)
     return gathered
 
 
@@ -119,15 +124,6 @@ def chunk_batches(batch_size, n_features, n_batches, dtype):
     """Batches per chunk: as many as fit in :data:`CHUNK_BYTES`, at most ``n_batches``."""
     batch_bytes = batch_size * n_features * np.dtype(dtype).itemsize
     return max(1, min(n_batches, CHUNK_BYTES // batch_bytes))
-
-
-def _memory_mapped(X):
-    """Whether ``X`` is, or is a view of, a memory-mapped file."""
-    while X is not None:
-        if isinstance(X, np.memmap | mmap.mmap):
-            return True
-        X = getattr(X, "base", None)
-    return False
 
 
 class _Patience:
@@ -222,7 +218,7 @@ def train(
     """
     dtype = keras.config.floatx()
     n_train = X.shape[0] if train_rows is None else len(train_rows)
-    resident = X.size * np.dtype(dtype).itemsize <= RESIDENT_BYTES and not _memory_mapped(X)
+    resident = X.size * np.dtype(dtype).itemsize <= RESIDENT_BYTES and not memory_mapped(X)
     # A resident chunk carries row numbers only: a whole epoch's fit in one call.
     per_chunk = max(1, n_train // batch_size)
     if not resident:

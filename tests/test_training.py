@@ -11,13 +11,13 @@ from numpy.testing import assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 
 from sk_autoencoder import AutoencoderTransformer, DenoisingAutoencoderTransformer
+from sk_autoencoder._pages import memory_mapped
 from sk_autoencoder._quiet import info_lines_held_back
 from sk_autoencoder._reuse import compiled_steps
 from sk_autoencoder._training import (
     CHUNK_BYTES,
     GATHER_BYTES,
     Batches,
-    _memory_mapped,
     chunk_batches,
     split_validation,
 )
@@ -109,8 +109,8 @@ def test_split_validation_refuses_to_leave_nothing_to_train_on():
 
 def test_memory_mapped_data_is_never_resident(tmp_path):
     X = np.lib.format.open_memmap(tmp_path / "X.npy", mode="w+", dtype=np.float32, shape=(4, 2))
-    assert _memory_mapped(X) and _memory_mapped(np.asarray(X)[1:])
-    assert not _memory_mapped(np.ones((4, 2)))
+    assert memory_mapped(X) and memory_mapped(np.asarray(X)[1:])
+    assert not memory_mapped(np.ones((4, 2)))
 
 
 def test_other_backends_are_refused_by_name(monkeypatch):

@@ -1,0 +1,50 @@
+"""Memory-mapped data: telling it apart, and keeping the pages read from it out of memory.
+
+A pass over a memory-mapped file maps every page it reads into the process, and those
+pages count in its resident memory until the kernel needs them back: to the process's
+peak RSS, a pass over a file looks like loading it. The passes over a memory-mapped
+``X`` (validation, training, inference) release the pages they read after each chunk.
+
+A chunk of shuffled rows still maps the pages around each row it reads (the kernel's
+fault-around and the page cache's large folios map up to 2 MiB per row on Linux 6), so
+during a training epoch the file's pages in memory are bounded by the file and by the
+chunk, not by the chunk alone. Releasing them every few rows would bound them by much
+less, but each row read would then map its pages again, which makes a fit markedly
+slower. Those pages are the kernel's cache of the file, never written, and given back
+whenever memory is short (``python -m benchmarks.compare_memory`` runs a comparison on
+a file under a memory cap).
+"""
+
+import mmap
+
+import numpy as np
+
+
+def memory_mapped(X):
+    """Whether ``X`` is, or is a view of, a memory-mapped file."""
+    while X is not None:
+        if isinstance(X, np.memmap | mmap.mmap):
+            return True
+        X = getattr(X, "base", None)
+    return False
+
+
+def release_pages(X):
+    """Drop the pages of a memory-mapped ``X`` that reading it mapped into this process.
+
+    Pages read from a mapped file count in the process's resident memory until the
+    kernel needs them back, so a pass over a file larger than memory would look like
+    one that loaded it. Telling the kernel that they are not needed drops them from
+    the process, not from the file cache: reading them again costs no disk access.
+    Only shared mappings (numpy's modes ``"r"``, ``"r+"`` and ``"w+"``) are released;
+    a copy-on-write mapping (``"c"``) would lose the changes made to it.
+    """
+    if not hasattr(mmap, "MADV_DONTNEED"):
+        return
+    while X is not None:
+        if isinstance(X, np.memmap):
+            mapping = getattr(X, "_mmap", None)
+            if mapping is not None and X.mode in ("r", "r+", "w+"):
+                mapping.madvise(mmap.MADV_DONTNEED)
+            return
+        X = getattr(X, "base", None)
