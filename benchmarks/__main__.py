@@ -27,6 +27,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sk_autoencoder import AutoencoderTransformer, DenoisingAutoencoderTransformer
+from sk_autoencoder._cli import new_folder
 
 from ._data import FASHION_MNIST_DIR, MissingDataError, digits, fashion_mnist
 from ._plots import image_grid, plot_against_dimension
@@ -53,7 +54,10 @@ def parse_args(argv):
         help="folder holding Fashion-MNIST's four IDX .gz files (default: %(default)s)",
     )
     parser.add_argument(
-        "--out", help="results folder (default: benchmarks/results/<dataset>)", type=Path
+        "--out",
+        type=Path,
+        help="results folder (default: a new benchmarks-<dataset> folder here; the "
+        "committed results are benchmarks/results/<dataset>)",
     )
     parser.add_argument(
         "--dims",
@@ -235,7 +239,7 @@ def main(argv=None):
         parser.exit(2, f"python -m benchmarks: {error}\n")
     if args.quick:
         dataset = shrink(dataset)
-    out = args.out or Path("benchmarks/results") / dataset.name
+    out = args.out or new_folder(Path.cwd(), f"benchmarks-{dataset.name}")
     out.mkdir(parents=True, exist_ok=True)
     n_features = dataset.X_train.shape[1]
     dims = [dim for dim in args.dims if 0 < dim < n_features]
@@ -284,6 +288,8 @@ def preamble(dataset, args, n_features, all_features, seconds):
         command += f" --dataset {args.dataset}"
     if args.quick:
         command += " --quick"
+    if args.out is not None:
+        command += f" --out {args.out}"
     return (
         f"# {dataset.title}: PCA against AutoencoderTransformer and "
         f"DenoisingAutoencoderTransformer\n\n"

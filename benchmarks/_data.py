@@ -5,35 +5,30 @@ Both ship offline: scikit-learn embeds ``load_digits``, and Debian's
 ``/usr/share/datasets/fashion-mnist``.
 """
 
-import gzip
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
-FASHION_MNIST_FILES = {
-    "X_train": "train-images-idx3-ubyte.gz",
-    "y_train": "train-labels-idx1-ubyte.gz",
-    "X_test": "t10k-images-idx3-ubyte.gz",
-    "y_test": "t10k-labels-idx1-ubyte.gz",
-}
-# The element types an IDX header may name (the third byte of its magic number).
-_IDX_DTYPES = {
-    0x08: np.uint8,
-    0x09: np.int8,
-    0x0B: np.dtype(">i2"),
-    0x0C: np.dtype(">i4"),
-    0x0D: np.dtype(">f4"),
-    0x0E: np.dtype(">f8"),
-}
+from sk_autoencoder._data import (
+    FASHION_MNIST_DIR,
+    FASHION_MNIST_FILES,
+    MissingDataError,
+    fashion_mnist_arrays,
+    read_idx,
+)
 
-
-class MissingDataError(Exception):
-    """A data set's files are not where the benchmark looked; the message says what to do."""
+__all__ = [
+    "FASHION_MNIST_DIR",
+    "FASHION_MNIST_FILES",
+    "Dataset",
+    "MissingDataError",
+    "digits",
+    "fashion_mnist",
+    "read_idx",
+]
 
 
 @dataclass
@@ -60,24 +55,6 @@ class Dataset:
     search_grid: dict
     autoencoder_params: dict = field(default_factory=dict)
     search_rows: int | None = None
-
-
-def read_idx(path):
-    """Read one IDX file (optionally gzipped) into an array of the shape its header gives."""
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rb") as file:
-        data = file.read()
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
-        raise ValueError(f"{path} is not an IDX file: its magic number is {data[:4].hex()}.")
-    dtype, n_dims = np.dtype(_IDX_DTYPES[data[2]]), data[3]
-    shape = tuple(int(n) for n in np.frombuffer(data, ">u4", count=n_dims, offset=4))
-    offset = 4 + 4 * n_dims
-    expected = offset + dtype.itemsize * int(np.prod(shape))
-    if len(data) != expected:
-        raise ValueError(
-            f"{path} holds {len(data)} bytes; its header, shape {shape}, promises {expected}."
-        )
-    return np.frombuffer(data, dtype, offset=offset).reshape(shape)
 
 
 def digits():
@@ -107,17 +84,7 @@ def digits():
 
 def fashion_mnist(data_dir=FASHION_MNIST_DIR):
     """Fashion-MNIST's 60,000 training and 10,000 test images, pixels scaled to [0, 1]."""
-    data_dir = Path(data_dir)
-    missing = [name for name in FASHION_MNIST_FILES.values() if not (data_dir / name).is_file()]
-    if missing:
-        raise MissingDataError(
-            f"Fashion-MNIST is not in {data_dir}: missing {', '.join(missing)}.\n"
-            "On Debian or Ubuntu, install it with `apt-get install dataset-fashion-mnist` "
-            f"(it goes to {FASHION_MNIST_DIR}); elsewhere, put the four IDX .gz files from "
-            "https://github.com/zalandoresearch/fashion-mnist in a folder and pass it as "
-            "--data-dir."
-        )
-    arrays = {key: read_idx(data_dir / name) for key, name in FASHION_MNIST_FILES.items()}
+    arrays = fashion_mnist_arrays(data_dir)
     X_train, X_test = (arrays[key].reshape(len(arrays[key]), -1) for key in ("X_train", "X_test"))
     return Dataset(
         name="fashion-mnist",

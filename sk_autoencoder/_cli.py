@@ -1,0 +1,219 @@
+"""The ``sk-autoencoder`` command (also ``python -m sk_autoencoder``): ``compare FILE``.
+
+Reading and checking the file, and every answer to bad input, come before Keras is
+imported: the backend loads when the first fit starts, with its start-up lines held
+back. Bad input gets one line on stderr and exit status 2; the reports are written to
+a temporary folder beside ``--out`` and moved into it only once complete.
+"""
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from . import __version__
+
+PROG = "sk-autoencoder"
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """Answers a bad command line with one line on stderr (and ``--help`` for the rest)."""
+
+    def error(self, message):
+        fail(f"{message} (see {self.prog} --help)", prog=self.prog)
+
+
+def parser():
+    main = _OneLineParser(
+        prog=PROG,
+        description="Keras autoencoders against PCA, on your own data.",
+    )
+    main.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = main.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    compare = commands.add_parser(
+        "compare",
+        help="does an autoencoder beat PCA on this data, and at what cost?",
+        description=(
+            "Fit PCA, an autoencoder and a denoising autoencoder at several code sizes on "
+            "70% of the rows and measure each on the rest: reconstruction error, its ratio "
+            "to PCA's, what a simple model predicts from the codes (with --target), fit and "
+            "transform time. Prints the table and a verdict, and writes a Markdown and an "
+            "HTML report with plots. Numeric columns are standardized, text columns one-hot "
+            "encoded, missing values imputed and constant columns dropped."
+        ),
+    )
+    compare.add_argument(
+        "source",
+        metavar="FILE",
+        help="a .csv, .tsv, .parquet or .npy file (read memory-mapped), or a built-in "
+        "data set: digits, fashion-mnist",
+    )
+    compare.add_argument("--target", metavar="COLUMN", help="a column of labels to predict")
+    compare.add_argument(
+        "--dims",
+        type=_positive_int,
+        nargs="+",
+        metavar="N",
+        help="code sizes (default: 2 4 8 16 32, those below the number of features)",
+    )
+    compare.add_argument(
+        "--out", type=Path, help="folder for the reports (default: a new compare-NAME folder here)"
+    )
+    compare.add_argument(
+        "--quick",
+        action="store_true",
+        help="a quick look: at most 2,000 rows, code sizes 2 and 8, 20 epochs",
+    )
+    compare.add_argument(
+        "--max-rows", type=_positive_int, metavar="N", help="compare on a sample of N rows"
+    )
+    compare.add_argument(
+        "--epochs", type=_positive_int, metavar="N", help="the autoencoders' epoch budget"
+    )
+    compare.add_argument(
+        "--test-size", type=_fraction, default=0.3, help="fraction of rows held out (0.3)"
+    )
+    compare.add_argument(
+        "--random-state", type=int, default=0, help="seed of the split and the fits (0)"
+    )
+    compare.add_argument(
+        "--data-dir",
+        default=None,
+        help="folder of Fashion-MNIST's IDX files (default: /usr/share/datasets/fashion-mnist)",
+    )
+    return main
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not positive")
+    return value
+
+
+def _fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not between 0 and 1")
+    return value
+
+
+def fail(message, *, prog=PROG):
+    """Exit with status 2 and ``message`` as one line on stderr."""
+    print(f"{prog}: error: {' '.join(str(message).split())}", file=sys.stderr)
+    sys.exit(2)
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    return run_compare(args, argv)
+
+
+def run_compare(args, argv):
+    from . import _data
+
+    quick = {}
+    if args.quick:
+        quick = {"max_rows": 2_000, "dims": [2, 8], "epochs": 20}
+    kwargs = {} if args.data_dir is None else {"data_dir": args.data_dir}
+    try:
+        data = _data.read(args.source, target=args.target, **kwargs)
+        comparer = _planned(data, args, quick)
+    except ValueError as error:
+        fail(error)
+    out = args.out or new_folder(Path.cwd(), f"compare-{data.name}")
+    if out.exists() and not out.is_dir():
+        fail(f"--out {out} is a file, not a folder.")
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=_existing_parent(out)))
+    except OSError as error:
+        fail(f"cannot write reports to {out}: {error.strerror}.")
+    try:
+        _quiet_backend()
+        result = comparer.run()
+        command = " ".join([PROG, *(sys.argv[1:] if argv is None else argv)])
+        result.write_markdown(staging, command=command)
+        result.write_html(staging / "report.html", command=command)
+        out.mkdir(parents=True, exist_ok=True)
+        for path in staging.iterdir():
+            os.replace(path, out / path.name)
+    except (ValueError, OSError) as error:
+        fail(error)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    print(f"\n{result!r}\n\nReports: {out / 'report.md'} and {out / 'report.html'}")
+    return 0
+
+
+def _planned(data, args, quick):
+    """The comparison, checked against the data before anything is fitted."""
+    from ._compare import _Comparer
+
+    dims = args.dims or quick.get("dims")
+    max_rows = args.max_rows or quick.get("max_rows")
+    epochs = args.epochs or quick.get("epochs")
+    return _Comparer(data, dims, args.test_size, epochs, max_rows, args.random_state, 1)
+
+
+def new_folder(parent, name):
+    """``parent / name``, or ``name-2``, ``name-3``, ... where that exists."""
+    candidate, number = parent / name, 1
+    while candidate.exists():
+        number += 1
+        candidate = parent / f"{name}-{number}"
+    return candidate
+
+
+def _existing_parent(path):
+    path = path.absolute()
+    while not path.exists():
+        path = path.parent
+    return path if path.is_dir() else path.parent
+
+
+def _quiet_backend():
+    """Import Keras and its backend with file descriptor 2 held, dropping its start-up lines.
+
+    TensorFlow's C++ core writes lines at start-up ("Could not find cuda drivers",
+    oneDNN and CPU-feature notices) past ``sys.stderr`` and before any logging setting
+    can apply. This process is the command's own, so it may hold its stderr while the
+    backend loads; any other line written meanwhile is passed on.
+    """
+    import re
+
+    start_up = re.compile(
+        rb"^(?:[IW]\d{4} |WARNING: All log messages before absl|To enable the following"
+        rb"|E\d{4} .*(?:cuInit|cuda|CUDA))"
+    )
+    # The INFO lines TensorFlow logs later (XLA's first compile, say) go the same way.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            import keras
+
+            from . import _base  # noqa: F401
+
+            # The first operation starts the backend's devices, which logs its own lines.
+            keras.ops.convert_to_numpy(keras.ops.zeros(1))
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            kept = [line for line in held if not start_up.match(line)]
+            if kept:
+                os.write(2, b"".join(kept))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

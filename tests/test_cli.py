@@ -1,0 +1,183 @@
+"""The installed ``sk-autoencoder`` command, run as a user runs it: in a subprocess."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from numpy.testing import assert_allclose
+
+COMMAND = Path(sys.executable).with_name("sk-autoencoder")
+# Tiny fits: these tests check what the command reads, prints and writes.
+FAST = ["--dims", "2", "3", "--epochs", "2"]
+REPORT_FILES = {"report.md", "report.html", "results.csv", "mse.png", "codes.png"}
+# What TensorFlow's C++ core writes at start-up, which the command must hold back.
+START_UP = re.compile(r"cuda|cuInit|oneDNN|absl|cpu_feature_guard|I0000|E0000", re.IGNORECASE)
+# Runs the command's main and then says whether Keras was ever imported.
+WITHOUT_KERAS = (
+    "import atexit, sys\n"
+    "atexit.register(lambda: print('keras imported:', 'keras' in sys.modules))\n"
+    "from sk_autoencoder._cli import main\n"
+    "main(sys.argv[1:])\n"
+)
+
+
+def run(*args, cwd):
+    return subprocess.run(
+        [str(COMMAND), *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def table_rows(stdout):
+    """The table's data rows as printed: ``(dim, reducer, mse, ratio)``."""
+    pattern = re.compile(
+        r"^\s*(\d+)\s+(PCA|autoencoder|denoising autoencoder)\s+([\d.]+)\s+([\d.]+)"
+    )
+    return [
+        (int(match[1]), match[2], float(match[3]), float(match[4]))
+        for match in map(pattern.match, stdout.splitlines())
+        if match
+    ]
+
+
+def check_success(result, out):
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert not [line for line in result.stderr.splitlines() if START_UP.search(line)]
+    rows = table_rows(result.stdout)
+    assert [(dim, name) for dim, name, _, _ in rows] == [
+        (dim, name) for dim in (2, 3) for name in ("PCA", "autoencoder", "denoising autoencoder")
+    ]
+    assert all(ratio == 1.0 for _, name, _, ratio in rows if name == "PCA")
+    assert REPORT_FILES <= {path.name for path in out.iterdir()}
+    csv = pd.read_csv(out / "results.csv")
+    assert_allclose(csv["held-out MSE"], [mse for _, _, mse, _ in rows], atol=5e-5)
+    assert_allclose(csv["MSE / PCA's"], [ratio for _, _, _, ratio in rows], atol=5e-3)
+    report = (out / "report.md").read_text()
+    verdict = next(
+        line for line in result.stdout.splitlines() if "PCA" in line and "." in line[-1:]
+    )
+    assert verdict in report
+    assert "data:image/png;base64," in (out / "report.html").read_text()
+    return csv
+
+
+def mixed_table(n=120):
+    rng = np.random.default_rng(0)
+    codes = rng.normal(size=(n, 2))
+    frame = pd.DataFrame(codes @ rng.normal(size=(2, 5)), columns=list("abcde"))
+    frame["city"] = rng.choice(["Oslo", "Lima", "Pune"], size=n)
+    frame["kind"] = np.where(codes[:, 0] > 0, "up", "down")
+    frame.loc[::7, "a"] = np.nan
+    frame.loc[3::11, "city"] = None
+    return frame
+
+
+def test_a_csv_with_text_and_missing_values(tmp_path):
+    mixed_table().to_csv(tmp_path / "mixed.csv", index=False)
+    result = run("compare", "mixed.csv", "--target", "kind", "--out", "out", *FAST, cwd=tmp_path)
+    csv = check_success(result, tmp_path / "out")
+    assert csv["accuracy"].between(0, 1).all()
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "One-hot encoded 1 text columns (city)" in report
+    assert "Replaced 29 missing values" in report
+    # One line per fit, as the fits go.
+    assert len(re.findall(r"^\[\d/6\] ", result.stdout, re.MULTILINE)) == 6
+
+
+def test_a_parquet_file(tmp_path):
+    mixed_table().drop(columns="kind").to_parquet(tmp_path / "mixed.parquet")
+    result = run("compare", "mixed.parquet", "--out", "out", *FAST, cwd=tmp_path)
+    csv = check_success(result, tmp_path / "out")
+    assert "accuracy" not in csv
+
+
+def test_an_npy_file_of_images(tmp_path):
+    images = np.random.default_rng(0).random((90, 3, 4), dtype=np.float32)
+    np.save(tmp_path / "images.npy", images)
+    result = run("compare", "images.npy", *FAST, cwd=tmp_path)
+    # By default the reports go to a new folder here, and never over an earlier one.
+    check_success(result, tmp_path / "compare-images")
+    assert (tmp_path / "compare-images" / "reconstructions.png").exists()
+    again = run("compare", "images.npy", *FAST, cwd=tmp_path)
+    check_success(again, tmp_path / "compare-images-2")
+
+
+def bad_inputs(folder):
+    """``(arguments, message)`` pairs: each input is bad in one way the message names."""
+    mixed_table().to_csv(folder / "mixed.csv", index=False)
+    pd.DataFrame({"a": [1, 2, 3, 4], "b": [4, 3, 2, 1]}).to_csv(folder / "short.csv", index=False)
+    pd.DataFrame({"same": [1] * 40, "id": [f"r{i}" for i in range(40)]}).to_csv(
+        folder / "useless.csv", index=False
+    )
+    (folder / "broken.parquet").write_bytes(b"not parquet")
+    (folder / "broken.npy").write_bytes(b"not an array")
+    (folder / "table.xlsx").write_bytes(b"")
+    return [
+        (["compare", "missing.csv"], "missing.csv: no such file"),
+        (["compare", "table.xlsx"], "unknown format '.xlsx'"),
+        (["compare", "broken.parquet"], "broken.parquet is not a readable Parquet file"),
+        (["compare", "broken.npy"], "broken.npy is not a readable .npy array"),
+        (["compare", "useless.csv"], "no usable column"),
+        (["compare", "mixed.csv", "--target", "colour"], "no column named 'colour'"),
+        (["compare", "short.csv", "--dims", "1"], "too few rows to compare: 4 rows"),
+        (
+            ["compare", "mixed.csv", "--dims", "20"],
+            "code size 20 is not below the number of features",
+        ),
+        (["compare", "mixed.csv", "--dims", "0"], "argument --dims: 0 is not positive"),
+        (["compare", "mixed.csv", "--out", "mixed.csv"], "is a file, not a folder"),
+    ]
+
+
+def test_bad_input_is_one_line_and_status_2_before_keras_loads(tmp_path):
+    for arguments, message in bad_inputs(tmp_path):
+        if "--out" not in arguments:
+            arguments = [*arguments, "--out", "never"]
+        result = subprocess.run(
+            [sys.executable, "-c", WITHOUT_KERAS, *arguments],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        lines = result.stderr.splitlines()
+        assert result.returncode == 2, (arguments, result.stderr)
+        assert len(lines) == 1 and message in lines[0], (arguments, lines)
+        assert "keras imported: False" in result.stdout, arguments
+        # Nothing is left behind: no report folder, no half-written staging folder.
+        assert not (tmp_path / "never").exists()
+        assert not list(tmp_path.glob(".never-*"))
+
+
+def test_help_version_and_python_m(tmp_path):
+    for arguments in (["--help"], ["compare", "--help"]):
+        result = run(*arguments, cwd=tmp_path)
+        assert result.returncode == 0 and "usage: sk-autoencoder" in result.stdout
+    version = run("--version", cwd=tmp_path)
+    assert re.fullmatch(r"sk-autoencoder \d+\.\d+\.\d+\n", version.stdout)
+    as_module = subprocess.run(
+        [sys.executable, "-m", "sk_autoencoder", "compare", "missing.npy"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert as_module.returncode == 2 and "missing.npy: no such file" in as_module.stderr
+
+
+def test_the_built_in_digits_quick(tmp_path):
+    result = run("compare", "digits", "--quick", "--out", "out", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert not [line for line in result.stderr.splitlines() if START_UP.search(line)]
+    csv = pd.read_csv(tmp_path / "out" / "results.csv")
+    assert list(csv["encoding_dim"].unique()) == [2, 8]
+    assert "reconstructions.png" in {path.name for path in (tmp_path / "out").iterdir()}
