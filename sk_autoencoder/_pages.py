@@ -15,6 +15,7 @@ whenever memory is short (``python -m benchmarks.compare_memory`` runs a compari
 a file under a memory cap).
 """
 
+import contextlib
 import mmap
 
 import numpy as np
@@ -29,6 +30,35 @@ def memory_mapped(X):
     return False
 
 
+def _shared_mapping(X):
+    """The shared ``mmap`` that ``X`` is, or is a view of, a part of; ``None`` if none."""
+    while X is not None:
+        if isinstance(X, np.memmap):
+            mapping = getattr(X, "_mmap", None)
+            return mapping if X.mode in ("r", "r+", "w+") else None
+        X = getattr(X, "base", None)
+    return None
+
+
+@contextlib.contextmanager
+def read_at_random(X):
+    """Tell the kernel that the block reads a memory-mapped ``X`` in no order.
+
+    By default, a page read from a mapped file brings its neighbours in from disk too
+    (read-ahead, up to a large folio of 2 MiB on Linux 6): shuffled batches would read
+    megabytes from disk for each row of a file that the cache cannot hold.
+    """
+    mapping = _shared_mapping(X)
+    if mapping is None or not hasattr(mmap, "MADV_RANDOM"):
+        yield
+        return
+    mapping.madvise(mmap.MADV_RANDOM)
+    try:
+        yield
+    finally:
+        mapping.madvise(mmap.MADV_NORMAL)
+
+
 def release_pages(X):
     """Drop the pages of a memory-mapped ``X`` that reading it mapped into this process.
 
@@ -39,12 +69,6 @@ def release_pages(X):
     Only shared mappings (numpy's modes ``"r"``, ``"r+"`` and ``"w+"``) are released;
     a copy-on-write mapping (``"c"``) would lose the changes made to it.
     """
-    if not hasattr(mmap, "MADV_DONTNEED"):
-        return
-    while X is not None:
-        if isinstance(X, np.memmap):
-            mapping = getattr(X, "_mmap", None)
-            if mapping is not None and X.mode in ("r", "r+", "w+"):
-                mapping.madvise(mmap.MADV_DONTNEED)
-            return
-        X = getattr(X, "base", None)
+    mapping = _shared_mapping(X)
+    if mapping is not None and hasattr(mmap, "MADV_DONTNEED"):
+        mapping.madvise(mmap.MADV_DONTNEED)

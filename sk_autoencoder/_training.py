@@ -4,6 +4,7 @@ The estimator decides every value; this module knows Keras, not scikit-learn. Th
 compiled steps that run the batches are in :mod:`._steps`.
 """
 
+import contextlib
 import itertools
 import math
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from ._pages import memory_mapped, release_pages
+from ._pages import memory_mapped, read_at_random, release_pages
 from ._quiet import without_retracing_warnings
 from ._reuse import compiled_steps
 
@@ -118,6 +119,10 @@ def _gathered(X, rows, dtype, *, mapped=False):
     if mapped:
         release_pages(X)
     return gathered
+
+
+def _read_at_random(X, shuffled):
+    return read_at_random(X) if shuffled else contextlib.nullcontext()
 
 
 def chunk_batches(batch_size, n_features, n_batches, dtype):
@@ -238,7 +243,8 @@ def train(
         resident=np.asarray(X, dtype=dtype) if resident else None,
         xla=xla,
     )
-    with training as steps, without_retracing_warnings():
+    shuffled_file = shuffle_seed is not None and memory_mapped(X)
+    with training as steps, without_retracing_warnings(), _read_at_random(X, shuffled_file):
         for epoch in range(first_epoch, first_epoch + epochs):
             progress = None
             if verbose:

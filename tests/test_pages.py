@@ -1,13 +1,14 @@
 """Memory-mapped data: the pages read from the file do not stay in the process."""
 
 import mmap
+import os
 import sys
 
 import numpy as np
 import pytest
 
 from sk_autoencoder import AutoencoderTransformer, DenoisingAutoencoderTransformer
-from sk_autoencoder._pages import memory_mapped, release_pages
+from sk_autoencoder._pages import memory_mapped, read_at_random, release_pages
 
 pytestmark = [
     pytest.mark.skipif(
@@ -84,3 +85,27 @@ def test_a_memory_mapped_x_gets_the_same_errors(tmp_path):
         for data in (X, mapped):
             with pytest.raises(ValueError, match=message):
                 AutoencoderTransformer(2, epochs=1).fit(data)
+
+
+def disk_reads():
+    with open("/proc/self/io") as io:
+        for line in io:
+            if line.startswith("read_bytes:"):
+                return int(line.split()[1])
+    raise RuntimeError("/proc/self/io has no read_bytes")
+
+
+@pytest.mark.skipif(not os.access("/proc/self/io", os.R_OK), reason="reads /proc/self/io")
+def test_shuffled_rows_of_a_file_are_read_without_their_neighbours(tmp_path):
+    X = np.random.default_rng(0).random((200_000, 64), dtype=np.float32)  # 49 MiB
+    np.save(tmp_path / "X.npy", X)
+    rows = np.random.default_rng(1).permutation(len(X))[:500]
+    with open(tmp_path / "X.npy", "rb") as file:
+        os.fsync(file.fileno())
+        os.posix_fadvise(file.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+    mapped = np.load(tmp_path / "X.npy", mmap_mode="r")
+    before = disk_reads()
+    with read_at_random(mapped):
+        np.testing.assert_array_equal(mapped[rows], X[rows])
+    # A 256-byte row is read as a page or two of 4 KiB, not with its read-ahead.
+    assert disk_reads() - before < 500 * 16 * 2**10
