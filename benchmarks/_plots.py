@@ -8,27 +8,13 @@ no screen, and leaves no global figure state behind.
 import numpy as np
 from matplotlib.figure import Figure
 
+from sk_autoencoder._report import plot_against_dimension as against_dimension
+
 
 def plot_against_dimension(results, column, ylabel, title, path, *, reference=None):
-    """One line per reducer: ``column`` of ``results`` (a DataFrame) against encoding_dim.
-
-    ``reference`` is an optional ``(label, value)`` drawn as a dashed horizontal line.
-    """
-    figure = Figure(figsize=(6, 4), layout="constrained")
-    axes = figure.subplots()
-    for reducer, rows in results.groupby("reducer", sort=False):
-        axes.plot(rows["encoding_dim"], rows[column], marker="o", label=reducer)
-    if reference is not None:
-        label, value = reference
-        axes.axhline(value, color="grey", linestyle="--", linewidth=1, label=label)
-    axes.set_xscale("log", base=2)
-    dims = sorted(results["encoding_dim"].unique())
-    axes.set_xticks(dims, [str(dim) for dim in dims])
-    axes.set_xlabel("encoding dimension")
-    axes.set_ylabel(ylabel)
-    axes.set_title(title)
-    axes.grid(alpha=0.3)
-    axes.legend()
+    """One line per reducer: ``column`` of ``results`` (a DataFrame) against encoding_dim,
+    saved to ``path``; ``reference`` is an optional ``(label, value)`` dashed line."""
+    figure = against_dimension(results, column, ylabel, title, reference=reference)
     figure.savefig(path, dpi=120)
 
 

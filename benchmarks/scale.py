@@ -40,7 +40,7 @@ BACKENDS = {"tensorflow": "TensorFlow", "jax": "JAX"}
 GIB = 2**30
 
 
-def _status(field):
+def process_status(field):
     """A field of /proc/self/status (VmRSS, VmHWM), in bytes."""
     with open("/proc/self/status") as status:
         for line in status:
@@ -57,11 +57,11 @@ def _reset_peak():
 
 def peak_rise(function):
     """``(seconds, bytes)``: ``function()``'s wall time, and how far it raised peak RSS."""
-    before = _status("VmRSS")
+    before = process_status("VmRSS")
     _reset_peak()
     start = time.perf_counter()
     function()
-    return time.perf_counter() - start, _status("VmHWM") - before
+    return time.perf_counter() - start, process_status("VmHWM") - before
 
 
 def random_rows(n_rows):

@@ -8,6 +8,7 @@ a temporary folder beside ``--out`` and moved into it only once complete.
 
 import argparse
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -179,40 +180,32 @@ def _existing_parent(path):
     return path if path.is_dir() else path.parent
 
 
-def _quiet_backend():
-    """Import Keras and its backend with file descriptor 2 held, dropping its start-up lines.
+# The lines TensorFlow's C++ core writes as it starts: "Could not find cuda drivers",
+# the oneDNN and CPU-feature notices, a failed cuInit where CUDA is installed.
+_START_UP_LINE = re.compile(
+    rb"^(?:[IW]\d{4} |WARNING: All log messages before absl|To enable the following"
+    rb"|E\d{4} .*(?:cuInit|cuda|CUDA))"
+)
 
-    TensorFlow's C++ core writes lines at start-up ("Could not find cuda drivers",
-    oneDNN and CPU-feature notices) past ``sys.stderr`` and before any logging setting
-    can apply. This process is the command's own, so it may hold its stderr while the
+
+def _quiet_backend():
+    """Import Keras and start its backend with TensorFlow's start-up lines held back.
+
+    TensorFlow writes them past ``sys.stderr`` and before any logging setting can
+    apply. This process is the command's own, so it may hold its stderr while the
     backend loads; any other line written meanwhile is passed on.
     """
-    import re
-
-    start_up = re.compile(
-        rb"^(?:[IW]\d{4} |WARNING: All log messages before absl|To enable the following"
-        rb"|E\d{4} .*(?:cuInit|cuda|CUDA))"
-    )
     # The INFO lines TensorFlow logs later (XLA's first compile, say) go the same way.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as held:
-        os.dup2(held.fileno(), 2)
-        try:
-            import keras
+    from ._quiet import lines_held_back
 
-            from . import _base  # noqa: F401
+    with lines_held_back(_START_UP_LINE):
+        import keras
 
-            # The first operation starts the backend's devices, which logs its own lines.
-            keras.ops.convert_to_numpy(keras.ops.zeros(1))
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            held.seek(0)
-            kept = [line for line in held if not start_up.match(line)]
-            if kept:
-                os.write(2, b"".join(kept))
+        from . import _base  # noqa: F401
+
+        # The first operation starts the backend's devices, which logs its own lines.
+        keras.ops.convert_to_numpy(keras.ops.zeros(1))
 
 
 if __name__ == "__main__":

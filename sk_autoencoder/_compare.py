@@ -253,6 +253,7 @@ class _Comparer:
             transformer = self.table_preparation.transformer.fit(frame.iloc[train_rows])
             parts = [transformer.transform(frame.iloc[rows]) for rows in (train_rows, test_rows)]
             parts = [np.asarray(part, dtype=np.float32) for part in parts]
+            self.n_features = parts[0].shape[1]
         elif memory_mapped(X) and X.shape[0] * X.shape[1] * 4 > IN_MEMORY_BYTES:
             return self._prepare_on_disk(train_rows, test_rows, stack)
         else:

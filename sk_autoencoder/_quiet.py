@@ -52,9 +52,19 @@ def info_lines_held_back():
     A process's first XLA compilation logs lines such as "XLA service ... initialized"
     and "Compiled cluster using XLA!" at INFO severity. ``TF_CPP_MIN_LOG_LEVEL``, which
     would silence them, is read once when TensorFlow starts, and the C++ code writes
-    them to file descriptor 2, past ``sys.stderr``. So for the block, descriptor 2
-    points at a temporary file; afterwards every line of it that is not an INFO line
-    (warnings, errors, anything Python wrote) is written to stderr as it came.
+    them to file descriptor 2, past ``sys.stderr``.
+    """
+    with lines_held_back(_INFO_LINE):
+        yield
+
+
+@contextlib.contextmanager
+def lines_held_back(pattern):
+    """Leave out the lines matching ``pattern`` (bytes) written to stderr in the block.
+
+    For the block, file descriptor 2 points at a temporary file; afterwards every line
+    of it that does not match (warnings, errors, anything Python wrote) is written to
+    stderr as it came.
     """
     with _STDERR_LOCK:
         try:
@@ -75,6 +85,6 @@ def info_lines_held_back():
                 os.dup2(saved, 2)
                 os.close(saved)
                 held.seek(0)
-                kept = [line for line in held if not _INFO_LINE.match(line)]
+                kept = [line for line in held if not pattern.match(line)]
                 if kept:
                     os.write(2, b"".join(kept))

@@ -98,7 +98,7 @@ class Comparison:
 
     def plot_errors(self):
         """Held-out reconstruction error against the code size, one line per reducer."""
-        return _against_dimension(
+        return plot_against_dimension(
             self.table, "held-out MSE", "held-out reconstruction MSE", "Reconstruction error"
         )
 
@@ -109,7 +109,7 @@ class Comparison:
         reference = None
         if self.baseline_score is not None:
             reference = (f"all {self.n_features} features", self.baseline_score)
-        return _against_dimension(
+        return plot_against_dimension(
             self.table,
             self.score_name,
             f"held-out {self.score_name} of a model on the codes",
@@ -295,7 +295,11 @@ def _verdict(table):
     )
 
 
-def _against_dimension(table, column, ylabel, title, *, reference=None):
+def plot_against_dimension(table, column, ylabel, title, *, reference=None):
+    """One line per reducer: ``column`` of ``table`` against ``encoding_dim``, a Figure.
+
+    ``reference`` is an optional ``(label, value)`` drawn as a dashed horizontal line.
+    """
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(6, 4), layout="constrained")

@@ -141,6 +141,7 @@ def test_a_memory_mapped_array_is_prepared_on_disk_like_in_memory(tmp_path, monk
     np.save(tmp_path / "X.npy", X)
     in_memory = compare(X, dims=[3], **QUICK)
     monkeypatch.setattr(compare_module, "IN_MEMORY_BYTES", 0)
+    # Chunks of 64 rows: several for each part of the split, and a short last one.
     monkeypatch.setattr(compare_module, "CHUNK_BYTES", 12 * 4 * 64)
     on_disk = compare(np.load(tmp_path / "X.npy", mmap_mode="r"), dims=[3], **QUICK)
     assert "chunk by chunk on disk" in " ".join(on_disk.notes)
