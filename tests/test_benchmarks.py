@@ -261,3 +261,26 @@ def test_missing_fashion_mnist_says_where_it_looked_and_how_to_get_it(tmp_path):
     assert f"Fashion-MNIST is not in {tmp_path}" in result.stderr
     assert "apt-get install dataset-fashion-mnist" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.each_backend
+def test_compare_memory_reports_what_a_memory_mapped_comparison_takes(tmp_path):
+    run_module("benchmarks.compare_memory", "--quick", "--out", str(tmp_path))
+    lines = (tmp_path / "compare-memory.md").read_text().splitlines()
+    cells = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
+    rows = [row for row in cells if row[0] in ("TensorFlow", "JAX")]
+    assert len(rows) == 2
+    for _, _, file_gib, rise, anonymous, completes, _, on_disk, _ in rows:
+        # compare prepared the rows on disk, and allocated less than a copy of them.
+        assert on_disk == "yes" and 0 < float(anonymous) < float(file_gib)
+        assert float(anonymous) <= float(rise)
+        assert completes in ("yes", "not measured")
+    targets = [
+        row for row in cells if len(row) == 4 and row[0].startswith(("TensorFlow:", "JAX:"))
+    ]
+    assert len(targets) == 4
+    for measure, figure, bar, met in targets:
+        if "anonymous" in measure:
+            assert met == ("yes" if bar_met(float(figure), bar) else "no")
+        else:
+            assert met == figure
