@@ -177,6 +177,7 @@ class _Comparer:
         """Fit and measure every reducer; return the :class:`Comparison`."""
         if self.epochs is not None:
             self.notes.append(f"The autoencoders' epoch budget is {self.epochs} (default 200).")
+        started = time.perf_counter()
         train_rows, test_rows = self._split()
         with contextlib.ExitStack() as stack:
             X_train, X_test = self._prepare(train_rows, test_rows, stack)
@@ -198,6 +199,7 @@ class _Comparer:
             image_shape=self.data.image_shape,
             reducers=measures.reducers,
             machine=_machine(),
+            seconds=time.perf_counter() - started,
         )
 
     def _drop_missing_labels(self):

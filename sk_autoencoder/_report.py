@@ -43,6 +43,8 @@ class Comparison:
         The fitted reducers, by ``(name, encoding_dim)``; they take standardized rows.
     machine : str
         The CPU and the library versions the comparison ran with.
+    seconds : float
+        How long the comparison took: preparing the data, every fit and measure.
     """
 
     def __init__(
@@ -62,6 +64,7 @@ class Comparison:
         image_shape,
         reducers,
         machine="",
+        seconds=None,
     ):
         import pandas as pd
 
@@ -69,7 +72,7 @@ class Comparison:
         self.train_rows, self.test_rows, self.n_features = train_rows, test_rows, n_features
         self.n_train, self.n_test = len(train_rows), len(test_rows)
         self.score_name, self.baseline_score = score_name, baseline_score
-        self.reducers, self.machine = reducers, machine
+        self.reducers, self.machine, self.seconds = reducers, machine, seconds
         self._codes, self._code_labels = codes, code_labels
         self._images, self._image_shape = images, image_shape
         columns = {
@@ -234,6 +237,8 @@ class Comparison:
         made = f"Made by `{command}`" if command else ""
         if self.machine:
             made += f" on {self.machine}" if made else f"Made on {self.machine}"
+        if self.seconds is not None:
+            made += f", in {self.seconds:.0f} s" if made else f"It took {self.seconds:.0f} s"
         made += ". " if made else ""
         notes = " ".join(self.notes)
         return (
