@@ -245,10 +245,23 @@ class _Comparer:
             return None, None
         return self.data.y[train_rows], self.data.y[test_rows]
 
-    def _prepare(self, train_rows, test_rows, stack):
-        """Standardized float32 training and held-out rows, in memory or on disk."""
+    def _new_scaler(self):
+        """Images are scaled as a whole, other data column by column."""
         from sklearn.preprocessing import StandardScaler
 
+        if self.data.image_shape is not None:
+            self.notes.append(
+                "Scaled the pixels by the training pixels' overall mean and standard "
+                "deviation (one for all, so that images keep their contrast and a pixel "
+                "that is almost always blank does not blow up)."
+            )
+            return _PixelScaler()
+        if self.table_preparation is None:
+            self.notes.append(f"Standardized each of the {self.n_features} columns.")
+        return StandardScaler()
+
+    def _prepare(self, train_rows, test_rows, stack):
+        """Scaled float32 training and held-out rows, in memory or on disk."""
         X = self.data.X
         if self.table_preparation is not None:
             frame = _data.as_table_input(X)
@@ -262,15 +275,13 @@ class _Comparer:
             parts = [np.asarray(X[rows], dtype=np.float32) for rows in (train_rows, test_rows)]
         for part in parts:
             _check_finite(part)
-        self.scaler = StandardScaler().fit(parts[0])
+        self.scaler = self._new_scaler().fit(parts[0])
         return tuple(_standardized(self.scaler, part) for part in parts)
 
     def _prepare_on_disk(self, train_rows, test_rows, stack):
-        from sklearn.preprocessing import StandardScaler
-
         X = self.data.X
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sk-autoencoder-")))
-        self.scaler = StandardScaler()
+        self.scaler = self._new_scaler()
         for chunk in _row_chunks(X, train_rows):
             _check_finite(chunk)
             self.scaler.partial_fit(chunk)
@@ -409,6 +420,36 @@ class _Measures:
                 reducer.inverse_transform(reducer.transform(rows))
             )
         self.images = {"encoding_dim": dim, "rows": images}
+
+
+class _PixelScaler:
+    """``StandardScaler``'s methods with one mean and one spread for all features."""
+
+    def __init__(self):
+        self._count, self._sum, self._squares = 0, 0.0, 0.0
+
+    def partial_fit(self, X):
+        finite = X[~np.isnan(X)].astype(np.float64)
+        self._count += finite.size
+        self._sum += float(finite.sum())
+        self._squares += float(np.square(finite).sum())
+        self.mean_ = self._sum / max(self._count, 1)
+        variance = self._squares / max(self._count, 1) - self.mean_**2
+        self.scale_ = float(np.sqrt(variance)) if variance > 0 else 1.0
+        return self
+
+    def fit(self, X):
+        self.__init__()
+        step = max(1, CHUNK_BYTES // (8 * X.shape[1]))
+        for start in range(0, len(X), step):
+            self.partial_fit(X[start : start + step])
+        return self
+
+    def transform(self, X):
+        return ((X - self.mean_) / self.scale_).astype(np.float32)
+
+    def inverse_transform(self, X):
+        return (np.asarray(X, dtype=np.float64) * self.scale_ + self.mean_).astype(np.float32)
 
 
 def _machine():

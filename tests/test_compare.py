@@ -115,6 +115,22 @@ def test_images_keep_their_shape_for_the_plots():
     assert figure is not None and len(figure.axes) == 4 * 8  # original and 3 reducers
 
 
+def test_images_are_scaled_as_a_whole():
+    rng = np.random.default_rng(0)
+    images = rng.random((200, 6, 6)).astype(np.float32)
+    images[:, 0, 0] = 0
+    images[::50, 0, 0] = 1  # a pixel almost always blank
+    result = compare(images, dims=[2], **QUICK)
+    assert "Scaled the pixels by the training pixels' overall mean" in " ".join(result.notes)
+    X = images.reshape(200, -1)
+    train, test = X[result.train_rows], X[result.test_rows]
+    mean, std = train.astype(np.float64).mean(), train.astype(np.float64).std()
+    train, test = (train - mean) / std, (test - mean) / std
+    pca = PCA(2).fit(train)
+    by_hand = float(np.mean((test - pca.inverse_transform(pca.transform(test))) ** 2))
+    assert result.table.loc[0, "held-out MSE"] == pytest.approx(by_hand, rel=1e-4)
+
+
 def test_rows_without_a_label_are_left_out(low_rank):
     X, y = low_rank
     y = y.astype(float)
