@@ -248,7 +248,7 @@ class Comparison:
 
     def _explanation(self):
         text = (
-            "Held-out mean squared reconstruction error of the standardized rows, and its "
+            "Held-out mean squared reconstruction error of the scaled rows, and its "
             "ratio to PCA's at the same code size (below 1: better than PCA). The "
             "autoencoders have default parameters; the denoising one trains on gaussian "
             "noise of 0.5 standard deviations. Fit time is the reducer's alone; transform "
