@@ -1,31 +1,20 @@
 """Shared pieces of the benchmark scripts: the machine, tables, timing."""
 
 import csv
-import os
-import platform
 import statistics
 import time
 from pathlib import Path
 
+from sk_autoencoder._report import machine
 
-def machine():
-    """One line naming the machine: CPU model, cores available, Python, library versions."""
-    import keras
-    import numpy
-    import sklearn
-
-    model = platform.processor() or "unknown CPU"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return (
-        f"{model}, {len(os.sched_getaffinity(0))} cores; Python {platform.python_version()}, "
-        f"numpy {numpy.__version__}, scikit-learn {sklearn.__version__}, "
-        f"keras {keras.__version__} ({keras.backend.backend()} backend)"
-    )
+__all__ = [
+    "machine",
+    "markdown_table",
+    "median_seconds",
+    "write_csv",
+    "write_report",
+    "write_results",
+]
 
 
 def median_seconds(function, *, repeats, warmup=1):

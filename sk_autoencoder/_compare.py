@@ -1,14 +1,14 @@
 """Does a nonlinear reducer beat PCA on this data, and at what cost? :func:`compare` answers.
 
-It splits the rows, prepares and standardizes them on the training part, fits PCA,
+It splits the rows, prepares and scales them on the training part, fits PCA,
 :class:`AutoencoderTransformer` and :class:`DenoisingAutoencoderTransformer` at each
 code size, and measures each on the held-out rows. The answer is a
 :class:`~sk_autoencoder._report.Comparison`: a table, a verdict, plots and reports.
 
 A memory-mapped array larger than :data:`IN_MEMORY_BYTES` is never loaded whole: its
-rows are standardized chunk by chunk into two temporary memory-mapped files (training
-and held-out rows), PCA is scikit-learn's ``IncrementalPCA`` fitted chunk by chunk,
-and the autoencoders train on the memory-mapped training rows as ``fit`` always does.
+rows are scaled chunk by chunk into two temporary files (training and held-out rows),
+PCA is scikit-learn's ``IncrementalPCA`` fitted chunk by chunk, and the autoencoders
+train on the memory-mapped training rows as ``fit`` always does.
 """
 
 import contextlib
@@ -19,10 +19,11 @@ from numbers import Integral
 from pathlib import Path
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 
 from . import _data
 from ._pages import memory_mapped, release_pages
-from ._report import Comparison
+from ._report import Comparison, machine
 
 REDUCERS = ("PCA", "autoencoder", "denoising autoencoder")
 DEFAULT_DIMS = (2, 4, 8, 16, 32)
@@ -58,8 +59,9 @@ def compare(
 
     The rows are split at random into training and held-out parts. Everything is
     fitted on the training rows alone: the preparation of a table (text columns one-hot
-    encoded, constant columns dropped), the standardization of every column (a missing
-    value becomes the column's training mean), then, at each code size, ``PCA``,
+    encoded, constant columns dropped), the standardization of every column, or of all
+    pixels together for images (a missing value becomes the training mean), then, at
+    each code size, ``PCA``,
     ``AutoencoderTransformer`` and ``DenoisingAutoencoderTransformer`` (gaussian noise
     of 0.5 standard deviations), both with default parameters. Each is measured on the
     held-out rows.
@@ -121,8 +123,7 @@ def _as_data(X, y, image_shape):
     if hasattr(X, "columns") and hasattr(X, "iloc"):
         data = _data.Data("data", X)
     else:
-        if not isinstance(X, np.ndarray):
-            X = np.asarray(X)
+        X = np.asanyarray(X)
         if X.ndim < 2 or X.dtype.kind not in "biuf":
             raise ValueError(
                 f"X must be numbers, one row per sample (2 dimensions, or more for images); "
@@ -156,6 +157,7 @@ class _Comparer:
             data.X = X.reshape(len(X), -1)
         if hasattr(data.X, "columns"):
             self.table_preparation = _data.table_preparation(data.X)
+            data.X = self.table_preparation.frame
             self.notes += self.table_preparation.notes
             self.n_features = self.table_preparation.n_features
         else:
@@ -198,7 +200,7 @@ class _Comparer:
             images=measures.images,
             image_shape=self.data.image_shape,
             reducers=measures.reducers,
-            machine=_machine(),
+            machine=machine(),
             seconds=time.perf_counter() - started,
         )
 
@@ -264,9 +266,8 @@ class _Comparer:
         """Scaled float32 training and held-out rows, in memory or on disk."""
         X = self.data.X
         if self.table_preparation is not None:
-            frame = _data.as_table_input(X)
-            transformer = self.table_preparation.transformer.fit(frame.iloc[train_rows])
-            parts = [transformer.transform(frame.iloc[rows]) for rows in (train_rows, test_rows)]
+            transformer = self.table_preparation.transformer.fit(X.iloc[train_rows])
+            parts = [transformer.transform(X.iloc[rows]) for rows in (train_rows, test_rows)]
             parts = [np.asarray(part, dtype=np.float32) for part in parts]
             self.n_features = parts[0].shape[1]
         elif memory_mapped(X) and X.shape[0] * X.shape[1] * 4 > IN_MEMORY_BYTES:
@@ -332,8 +333,6 @@ class _Measures:
         start = time.perf_counter()
         with warnings.catch_warnings():
             # An epoch budget that runs out shows in the table's epochs column.
-            from sklearn.exceptions import ConvergenceWarning
-
             warnings.simplefilter("ignore", ConvergenceWarning)
             if self.on_disk and name == "PCA":
                 for chunk in _row_chunks(self.X_train):
@@ -398,8 +397,6 @@ class _Measures:
         model = LogisticRegression(max_iter=1000) if self.classes else Ridge()
         pipeline = make_pipeline(StandardScaler(), model)
         with warnings.catch_warnings():
-            from sklearn.exceptions import ConvergenceWarning
-
             warnings.simplefilter("ignore", ConvergenceWarning)
             pipeline.fit(train_features, self.y_train)
         return float(pipeline.score(test_features, self.y_test))
@@ -439,7 +436,7 @@ class _PixelScaler:
         return self
 
     def fit(self, X):
-        self.__init__()
+        self._count, self._sum, self._squares = 0, 0.0, 0.0
         step = max(1, CHUNK_BYTES // (8 * X.shape[1]))
         for start in range(0, len(X), step):
             self.partial_fit(X[start : start + step])
@@ -450,33 +447,6 @@ class _PixelScaler:
 
     def inverse_transform(self, X):
         return (np.asarray(X, dtype=np.float64) * self.scale_ + self.mean_).astype(np.float32)
-
-
-def _machine():
-    """The CPU, its cores available, and the versions that decide the figures."""
-    import os
-    import platform
-
-    import keras
-    import sklearn
-
-    model = platform.processor() or "unknown CPU"
-    with contextlib.suppress(OSError):
-        with open("/proc/cpuinfo") as cpuinfo:
-            model = next(
-                (
-                    line.split(":", 1)[1].strip()
-                    for line in cpuinfo
-                    if line.startswith("model name")
-                ),
-                model,
-            )
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (
-        f"{model}, {cores} cores; Python {platform.python_version()}, numpy {np.__version__}, "
-        f"scikit-learn {sklearn.__version__}, keras {keras.__version__} "
-        f"({keras.backend.backend()} backend)"
-    )
 
 
 def _checked_dims(dims, n_features):
@@ -566,9 +536,8 @@ def _codes(reducer, X):
 
 
 def _progress_line(step, total, record):
-    line = (
+    return (
         f"[{step}/{total}] encoding_dim={record['encoding_dim']} {record['reducer']}: "
         f"fit {record['fit_seconds']:.1f} s, held-out MSE {record['mse']:.4f} "
         f"({record['mse_to_pca']:.2f} x PCA's)"
     )
-    return line

@@ -210,10 +210,12 @@ class TablePreparation:
     ``transformer`` is an unfitted scikit-learn ``ColumnTransformer``: numeric columns
     pass through (their missing values stay missing until scaling replaces them with
     the training mean), text columns are one-hot encoded, a missing text value being a
-    category of its own. ``notes`` say what was done, in sentences.
+    category of its own. ``frame`` is the table as the transformer reads it (see
+    :func:`as_table_input`). ``notes`` say what was done, in sentences.
     """
 
     transformer: object
+    frame: object
     n_features: int
     notes: list
 
@@ -280,11 +282,11 @@ def table_preparation(frame):
         [("numeric", "passthrough", numeric), ("text", encode, text)],
         sparse_threshold=0,
     )
+    frame = as_table_input(frame)
     n_features = len(numeric)
     if text:
-        as_text = as_table_input(frame[text])
-        n_features += encode.fit(as_text).transform(as_text.iloc[:1]).shape[1]
-    return TablePreparation(transformer, n_features, notes)
+        n_features += encode.fit(frame[text]).transform(frame[text].iloc[:1]).shape[1]
+    return TablePreparation(transformer, frame, n_features, notes)
 
 
 def as_table_input(frame):

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 from scipy import special
 
-from ._pages import memory_mapped, release_pages
+from ._pages import release_pages
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
@@ -119,25 +119,21 @@ def forward(layers, X):
     """Run all rows of ``X`` through ``layers``, chunk by chunk."""
     n_outputs = layers[-1][0].shape[1]
     output = np.empty((X.shape[0], n_outputs), dtype=layers[-1][0].dtype)
-    mapped = memory_mapped(X)
     for rows in chunks(X.shape[0], layers):
         output[rows] = apply_dense_layers(layers, X[rows])
-        if mapped:
-            release_pages(X)
+        release_pages(X)
     return check_finite(output, X)
 
 
 def reconstruction_errors(layers, X):
     """Mean squared reconstruction error of each row of ``X``, as float64."""
     errors = np.empty(X.shape[0], dtype=np.float64)
-    mapped = memory_mapped(X)
     for rows in chunks(X.shape[0], layers):
         chunk = X[rows]
         with np.errstate(over="ignore", invalid="ignore"):  # checked below
             residual = chunk - apply_dense_layers(layers, chunk)
             errors[rows] = np.mean(np.square(residual), axis=1, dtype=np.float64)
-        if mapped:
-            release_pages(X)
+        release_pages(X)
     return check_finite(errors, X)
 
 

@@ -68,6 +68,8 @@ def release_pages(X):
     the process, not from the file cache: reading them again costs no disk access.
     Only shared mappings (numpy's modes ``"r"``, ``"r+"`` and ``"w+"``) are released;
     a copy-on-write mapping (``"c"``) would lose the changes made to it.
+    Anything else (an array in memory) is left as it is, at the cost of walking its
+    ``base`` references.
     """
     mapping = _shared_mapping(X)
     if mapping is not None and hasattr(mmap, "MADV_DONTNEED"):

@@ -6,8 +6,12 @@ leave no global figure state behind.
 """
 
 import base64
+import contextlib
 import html
 import io
+import os
+import platform
+import re
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +44,7 @@ class Comparison:
     n_train, n_test, n_features : int
         How many rows of each part, and the features after preparation.
     reducers : dict
-        The fitted reducers, by ``(name, encoding_dim)``; they take standardized rows.
+        The fitted reducers, by ``(name, encoding_dim)``; they take the scaled rows.
     machine : str
         The CPU and the library versions the comparison ran with.
     seconds : float
@@ -75,6 +79,7 @@ class Comparison:
         self.reducers, self.machine, self.seconds = reducers, machine, seconds
         self._codes, self._code_labels = codes, code_labels
         self._images, self._image_shape = images, image_shape
+        self._pngs = None
         columns = {
             "encoding_dim": "encoding_dim",
             "reducer": "reducer",
@@ -155,29 +160,16 @@ class Comparison:
 
     def plot_reconstructions(self):
         """Held-out images and each reducer's reconstructions; ``None`` unless images."""
-        from matplotlib.figure import Figure
-
         if self._images is None:
             return None
         rows = self._images["rows"]
         low, high = np.min(rows["original"]), np.max(rows["original"])
         scale = high - low if high > low else 1.0
-        n_columns = len(rows["original"])
-        figure = Figure(
-            figsize=(0.9 * n_columns + 1.8, 0.9 * len(rows) + 0.5), layout="constrained"
+        return image_grid(
+            [(label, (images - low) / scale) for label, images in rows.items()],
+            self._image_shape,
+            f"Held-out images, encoding dimension {self._images['encoding_dim']}",
         )
-        axes = figure.subplots(len(rows), n_columns, squeeze=False)
-        for row_axes, (label, images) in zip(axes, rows.items(), strict=True):
-            for axis, image in zip(row_axes, images, strict=True):
-                pixels = np.clip((image - low) / scale, 0, 1).reshape(self._image_shape)
-                axis.imshow(pixels.squeeze(), cmap="gray_r", vmin=0, vmax=1)
-                axis.set_xticks([])
-                axis.set_yticks([])
-            row_axes[0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
-        figure.suptitle(
-            f"Held-out images, encoding dimension {self._images['encoding_dim']}", fontsize=10
-        )
-        return figure
 
     def figures(self):
         """The figures that apply, by name: errors, scores, codes, reconstructions."""
@@ -194,13 +186,13 @@ class Comparison:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self.table.to_csv(folder / "results.csv", index=False)
-        figures = self.figures()
-        for name, figure in figures.items():
-            figure.savefig(folder / FIGURES[name], dpi=110)
+        images = self._png_images()
+        for name, png in images.items():
+            (folder / FIGURES[name]).write_bytes(png)
         parts = [f"# {self._title()}", self._summary(command), f"**{self.verdict}**"]
         parts.append(_markdown_table(_formatted(self.table)))
         parts.append(self._explanation())
-        parts += [f"![{name}]({FIGURES[name]})" for name in figures]
+        parts += [f"![{name}]({FIGURES[name]})" for name in images]
         path = folder / "report.md"
         path.write_text("\n\n".join(parts) + "\n")
         return path
@@ -208,10 +200,8 @@ class Comparison:
     def write_html(self, path, *, command=None):
         """Write a self-contained HTML report (plots embedded) to ``path``."""
         images = []
-        for name, figure in self.figures().items():
-            buffer = io.BytesIO()
-            figure.savefig(buffer, format="png", dpi=110)
-            data = base64.b64encode(buffer.getvalue()).decode("ascii")
+        for name, png in self._png_images().items():
+            data = base64.b64encode(png).decode("ascii")
             images.append(
                 f'<figure><img alt="{name}" src="data:image/png;base64,{data}"></figure>'
             )
@@ -229,6 +219,16 @@ class Comparison:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(_HTML.format(title=html.escape(self._title()), body=body))
         return path
+
+    def _png_images(self):
+        """The figures as PNG bytes, by name, drawn once for both reports."""
+        if self._pngs is None:
+            self._pngs = {}
+            for name, figure in self.figures().items():
+                buffer = io.BytesIO()
+                figure.savefig(buffer, format="png", dpi=110)
+                self._pngs[name] = buffer.getvalue()
+        return self._pngs
 
     def _title(self):
         return f"{self.name}: PCA against the autoencoders"
@@ -266,10 +266,32 @@ class Comparison:
         return _formatted(self.table).to_html(index=False)
 
 
+def machine():
+    """The CPU, its cores available, and the versions that decide the figures."""
+    import keras
+    import sklearn
+
+    model = platform.processor() or "unknown CPU"
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo") as cpuinfo:
+            model = next(
+                (
+                    line.split(":", 1)[1].strip()
+                    for line in cpuinfo
+                    if line.startswith("model name")
+                ),
+                model,
+            )
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (
+        f"{model}, {cores} cores; Python {platform.python_version()}, numpy {np.__version__}, "
+        f"scikit-learn {sklearn.__version__}, keras {keras.__version__} "
+        f"({keras.backend.backend()} backend)"
+    )
+
+
 def _code_spans(text):
     """Markdown's `code` as HTML's <code>code</code>."""
-    import re
-
     return re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
 
 
@@ -298,6 +320,24 @@ def _verdict(table):
         f"{top['encoding_dim']} values, whose held-out error is {ratio:.2f} x PCA's, for "
         f"a fit of {top['fit (s)']:.2g} s against PCA's {pca_fit[top['encoding_dim']]:.2g} s."
     )
+
+
+def image_grid(rows, image_shape, title):
+    """A Figure of images in [0, 1]: a row per ``(label, images)`` pair, a column per image."""
+    from matplotlib.figure import Figure
+
+    n_columns = max(len(images) for _, images in rows)
+    figure = Figure(figsize=(0.9 * n_columns + 1.8, 0.9 * len(rows) + 0.5), layout="constrained")
+    axes = figure.subplots(len(rows), n_columns, squeeze=False)
+    for row_axes, (label, images) in zip(axes, rows, strict=True):
+        for axis, image in zip(row_axes, np.clip(images, 0, 1), strict=False):
+            axis.imshow(image.reshape(image_shape).squeeze(), cmap="gray_r", vmin=0, vmax=1)
+        for axis in row_axes:
+            axis.set_xticks([])
+            axis.set_yticks([])
+        row_axes[0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+    figure.suptitle(title, fontsize=10)
+    return figure
 
 
 def plot_against_dimension(table, column, ylabel, title, *, reference=None):

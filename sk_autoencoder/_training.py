@@ -72,7 +72,6 @@ class Batches:
         self.seed = seed
         self.resident = resident
         self.n_rows = X.shape[0] if rows is None else len(rows)
-        self.memory_mapped = memory_mapped(X)
         self.n_batches = math.ceil(self.n_rows / batch_size)
 
     def rows_of_epoch(self, epoch):
@@ -101,14 +100,14 @@ class Batches:
             if self.resident:
                 yield None, order[start:stop].astype(np.int32).reshape(shape)
             else:
-                rows = _gathered(self.X, order[start:stop], self.dtype, mapped=self.memory_mapped)
+                rows = _gathered(self.X, order[start:stop], self.dtype)
                 yield rows, np.arange(stop - start, dtype=np.int32).reshape(shape)
 
 
-def _gathered(X, rows, dtype, *, mapped=False):
+def _gathered(X, rows, dtype):
     """``X[rows]`` in ``dtype``; from another dtype, gathered a few rows at a time, so
     that no copy of more than :data:`GATHER_BYTES` is made in ``X``'s own dtype. From a
-    memory-mapped ``X`` (``mapped``), the pages read are released afterwards."""
+    memory-mapped ``X``, the pages read are released afterwards."""
     if X.dtype == dtype:
         gathered = X[rows]
     else:
@@ -116,13 +115,8 @@ def _gathered(X, rows, dtype, *, mapped=False):
         step = max(1, GATHER_BYTES // (X.shape[1] * X.dtype.itemsize))
         for start in range(0, len(rows), step):
             gathered[start : start + step] = X[rows[start : start + step]]
-    if mapped:
-        release_pages(X)
+    release_pages(X)
     return gathered
-
-
-def _read_at_random(X, shuffled):
-    return read_at_random(X) if shuffled else contextlib.nullcontext()
 
 
 def chunk_batches(batch_size, n_features, n_batches, dtype):
@@ -243,8 +237,9 @@ def train(
         resident=np.asarray(X, dtype=dtype) if resident else None,
         xla=xla,
     )
-    shuffled_file = shuffle_seed is not None and memory_mapped(X)
-    with training as steps, without_retracing_warnings(), _read_at_random(X, shuffled_file):
+    # Shuffled batches read a memory-mapped X in no order (see _pages.read_at_random).
+    reading = contextlib.nullcontext() if shuffle_seed is None else read_at_random(X)
+    with training as steps, without_retracing_warnings(), reading:
         for epoch in range(first_epoch, first_epoch + epochs):
             progress = None
             if verbose:
