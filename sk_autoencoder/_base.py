@@ -1,6 +1,7 @@
 """AutoencoderTransformer: a Keras autoencoder as a scikit-learn transformer."""
 
 import contextlib
+import math
 import warnings
 from numbers import Integral, Real
 
@@ -21,6 +22,7 @@ from ._inference import ACTIVATIONS, dense_layers, forward, reconstruction_error
 from ._network import build_autoencoder, build_decoder, build_encoder, split_autoencoder
 from ._pages import memory_mapped, release_pages
 from ._persistence import save
+from ._start import principal_components, sample_rows, start_at_pca
 from ._training import split_validation, train
 
 _OPTIMIZERS = {
@@ -41,6 +43,10 @@ _FINITE_CHECK_VALUES = 2**22
 
 # Rows per gradient step when batch_size="auto" (clipped to the training rows).
 _AUTO_BATCH_SIZE = 64
+
+# early_stopping="auto" holds rows out for validation when at least this many would be
+# held out: fewer judge the epochs by chance more than by the data.
+_MIN_VALIDATION_ROWS = 10
 
 # The largest seed a Keras initializer or a numpy Generator is given.
 _MAX_SEED = 2**31 - 1
@@ -120,6 +126,21 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
     models, available after fitting as :attr:`encoder_`, :attr:`decoder_` and
     :attr:`model_`, and train on whichever backend Keras is set to use.
 
+    **Never worse than PCA.** By default (``init="pca"``) the network starts as PCA:
+    the code layer and the output layer also see their network's input, through
+    kernels set to PCA's projection and reconstruction (fitted on the training rows),
+    and their kernels for the last hidden layer start at zero, so that the untrained
+    network computes PCA's codes and reconstructions exactly. Training learns a
+    nonlinear correction, and the start stays a candidate: with the default
+    ``early_stopping="auto"``, a tenth of the training rows is held out, and the
+    network returned is the one with the lowest loss on them among the start and the
+    epochs. On the held-out rows its reconstruction error is therefore never above
+    PCA's. Data too small to hold 10 rows out (fewer than 91 rows at the default
+    ``validation_fraction``) holds none out, and the same holds on the training rows.
+    Above 10,000 training rows, PCA is fitted on 10,000 of them drawn at random. With
+    a sigmoid or tanh output, the start is PCA's reconstruction to first order around
+    the mean, and the guarantee is against that start rather than PCA itself.
+
     The defaults suit standardized data (for example after
     :class:`~sklearn.preprocessing.StandardScaler`). For data scaled to [0, 1], such as
     images, ``output_activation="sigmoid"`` keeps reconstructions in range.
@@ -129,7 +150,13 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
     encoding_dim : int, default=2
         Number of values in the code, the dimension of the output of :meth:`transform`.
 
-    hidden_layer_sizes : array-like of int or int, default=(128,)
+    init : {"pca", "random"}, default="pca"
+        How the network starts. ``"pca"``: as PCA, with the structure described above,
+        and the start kept where training does not beat it. ``"random"``: the classic
+        autoencoder, a chain of layers with Glorot-uniform weights, whose training
+        loss alone decides when to stop (unless ``early_stopping=True``).
+
+    hidden_layer_sizes : array-like of int or int, default=(256,)
         Widths of the encoder's hidden layers, from the input towards the code. The
         decoder uses them in reverse order. ``()`` gives a single linear layer each way.
 
@@ -166,14 +193,16 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         The most passes over the training data. Training stops earlier when the
         monitored loss stops improving (see ``tol`` and ``n_iter_no_change``).
 
-    early_stopping : bool, default=False
+    early_stopping : "auto" or bool, default="auto"
         Whether to hold out ``validation_fraction`` of the training rows, stop when
         their reconstruction loss stops improving, and keep the weights of the epoch
-        where it was lowest. When False, training stops when the training loss stops
-        improving.
+        where it was lowest (or, with ``init="pca"``, the start, where no epoch beat
+        it). When False, training stops when the training loss stops improving.
+        ``"auto"`` holds rows out with ``init="pca"`` when at least 10 would be held
+        out, and never with ``init="random"``.
 
     validation_fraction : float, default=0.1
-        Fraction of the training rows held out when ``early_stopping=True``.
+        Fraction of the training rows held out when early stopping holds rows out.
 
     n_iter_no_change : int, default=10
         Number of epochs with no improvement of at least ``tol`` after which training
@@ -202,8 +231,10 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         epochs, rather than building a new one. ``loss_curve_`` and ``n_iter_`` go on
         counting. The network stays as it was built: ``encoding_dim``,
         ``hidden_layer_sizes`` and the number of features must not change (a
-        ``ValueError`` says so), and ``activation``, ``output_activation``, ``loss``,
-        ``optimizer`` and ``alpha`` take effect at the next fit from scratch; a new
+        ``ValueError`` says so), and ``init``, ``activation``, ``output_activation``,
+        ``loss``, ``optimizer`` and ``alpha`` take effect at the next fit from scratch;
+        with ``init="pca"``, the network the fit continues from is the candidate to
+        beat; a new
         ``learning_rate`` applies at once. :meth:`partial_fit` always continues this
         way. See :term:`the Glossary <warm_start>`.
 
@@ -222,11 +253,16 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         The training loss at the end of each epoch (including the L2 penalty).
 
     validation_loss_curve_ : list of float or None
-        The loss on the held-out rows at the end of each epoch; None unless
-        ``early_stopping=True``.
+        The loss on the held-out rows at the end of each epoch; None when no rows
+        were held out.
 
     n_iter_ : int
         Number of epochs run.
+
+    best_epoch_ : int
+        The epoch whose weights the network holds, counted as ``n_iter_`` is: the best
+        on the held-out rows, the last, or the epoch the fit started from (0 for a new
+        network) where the start was kept.
 
     n_features_in_ : int
         Number of features seen during :term:`fit`.
@@ -274,8 +310,14 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
     True
     """
 
+    # Whether the reconstruction of clean rows, which held-out rows measure, is what
+    # training is for: then early_stopping="auto" holds rows out, and the PCA start is
+    # kept where training does not beat it.
+    _judged_by_reconstruction = True
+
     _parameter_constraints: dict = {
         "encoding_dim": [Interval(Integral, 1, None, closed="left")],
+        "init": [StrOptions({"pca", "random"})],
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "output_activation": [StrOptions(set(ACTIVATIONS))],
@@ -285,7 +327,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "epochs": [Interval(Integral, 1, None, closed="left")],
-        "early_stopping": ["boolean"],
+        "early_stopping": [StrOptions({"auto"}), "boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -299,7 +341,8 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         self,
         encoding_dim=2,
         *,
-        hidden_layer_sizes=(128,),
+        init="pca",
+        hidden_layer_sizes=(256,),
         activation="relu",
         output_activation="linear",
         loss="mse",
@@ -308,7 +351,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         alpha=0.0,
         batch_size="auto",
         epochs=200,
-        early_stopping=False,
+        early_stopping="auto",
         validation_fraction=0.1,
         n_iter_no_change=10,
         tol=1e-4,
@@ -318,6 +361,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         warm_start=False,
     ):
         self.encoding_dim = encoding_dim
+        self.init = init
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.output_activation = output_activation
@@ -370,6 +414,11 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         pass. ``epochs``, ``early_stopping``, ``n_iter_no_change`` and ``tol`` are not
         used: the caller decides when to stop. A :meth:`fit` that follows starts again
         from scratch, unless ``warm_start=True``.
+
+        With ``init="pca"``, the first call starts the network at the PCA of its block
+        of rows (of 10,000 of them, drawn at random, when it holds more). There are no
+        held-out rows to judge the passes by, so nothing is guaranteed against PCA
+        afterwards: measure :meth:`score` on rows of your own.
 
         Parameters
         ----------
@@ -444,8 +493,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         """
         check_is_fitted(self)
         X = self._validated(X, reset=False)
-        layers = dense_layers(self.encoder_) + dense_layers(self.decoder_)
-        return -reconstruction_errors(layers, X)
+        return -reconstruction_errors(dense_layers(self.encoder_), dense_layers(self.decoder_), X)
 
     def score(self, X, y=None):
         """Return the negative mean squared reconstruction error of `X`.
@@ -577,11 +625,16 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
 
         train_rows = validation_rows = None
         n_train = X.shape[0]
-        if self.early_stopping and not partial:
+        if self._holds_out(X.shape[0], partial):
             train_rows, validation_rows = split_validation(
                 X.shape[0], self.validation_fraction, rng
             )
             n_train = len(train_rows)
+        start = None
+        if self.init == "pca" and not continuing:
+            start = principal_components(
+                X, sample_rows(train_rows, X.shape[0], rng), self.encoding_dim
+            )
         batch_size = min(
             _AUTO_BATCH_SIZE if self.batch_size == "auto" else self.batch_size, n_train
         )
@@ -592,7 +645,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             model.optimizer.learning_rate = self.learning_rate
         else:
             model, encoder, decoder = self._build(
-                X, hidden_layer_sizes, layer_seeds, corruption_seed
+                X, hidden_layer_sizes, layer_seeds, corruption_seed, start
             )
         epochs = 1 if partial else self.epochs
         with _variables_restored_on_error(model) if continuing else contextlib.nullcontext():
@@ -608,6 +661,9 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
                 tol=self.tol,
                 verbose=min(int(self.verbose), 2),
                 first_epoch=self.n_iter_ if continuing else 0,
+                keep_start=self.init == "pca"
+                and not partial
+                and (self._judged_by_reconstruction or validation_rows is not None),
             )
             last_loss = history.loss_curve[-1]
             if not np.isfinite(last_loss):
@@ -637,10 +693,26 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         self.model_, self.encoder_, self.decoder_ = model, encoder, decoder
         self.loss_curve_ = (self.loss_curve_ if continuing else []) + history.loss_curve
         self.validation_loss_curve_ = validation_loss_curve
+        self.best_epoch_ = (self.n_iter_ if continuing else 0) + history.kept_epoch
         self.n_iter_ = len(self.loss_curve_)
 
-    def _build(self, X, hidden_layer_sizes, layer_seeds, corruption_seed):
-        """Build and compile a new network for ``X``; return ``(model, encoder, decoder)``."""
+    def _holds_out(self, n_samples, partial):
+        """Whether this fit holds rows out for validation (see ``early_stopping``)."""
+        if partial or not self.early_stopping:
+            return False
+        if self.early_stopping == "auto":
+            if self.init != "pca" or not self._judged_by_reconstruction:
+                return False
+            n_held_out = math.ceil(self.validation_fraction * n_samples)
+            return _MIN_VALIDATION_ROWS <= n_held_out < n_samples
+        return True
+
+    def _build(self, X, hidden_layer_sizes, layer_seeds, corruption_seed, start):
+        """Build and compile a new network for ``X``; return ``(model, encoder, decoder)``.
+
+        ``start`` is PCA's ``(mean, components)`` to start from, or None for a random
+        start (see :mod:`._start`).
+        """
         n_features, n_layers = X.shape[1], len(hidden_layer_sizes) + 1
         encoder = build_encoder(
             n_features,
@@ -649,6 +721,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             self.activation,
             seeds=layer_seeds[:n_layers],
             alpha=self.alpha,
+            skip=start is not None,
         )
         decoder = build_decoder(
             n_features,
@@ -658,7 +731,10 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             self.output_activation,
             seeds=layer_seeds[n_layers:],
             alpha=self.alpha,
+            skip=start is not None,
         )
+        if start is not None:
+            start_at_pca(encoder, decoder, *start, self.output_activation)
         model = build_autoencoder(
             encoder, decoder, corruption=self._corruption_layer(X, corruption_seed)
         )

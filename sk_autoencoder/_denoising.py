@@ -42,14 +42,20 @@ class DenoisingAutoencoderTransformer(AutoencoderTransformer):
         ``"gaussian"``, a probability in [0, 1] otherwise. 0 trains a plain
         autoencoder.
 
-    hidden_layer_sizes, activation, output_activation, loss, optimizer, learning_rate, \
-alpha, batch_size, epochs, early_stopping, validation_fraction, n_iter_no_change, tol, \
-shuffle, random_state, verbose, warm_start
+    init, hidden_layer_sizes, activation, output_activation, loss, optimizer, \
+learning_rate, alpha, batch_size, epochs, early_stopping, validation_fraction, \
+n_iter_no_change, tol, shuffle, random_state, verbose, warm_start
         As for :class:`AutoencoderTransformer`. ``random_state`` also seeds the noise;
         ``noise`` and ``noise_level``, like the network's shape, keep the values of the
         fit that built the network when training continues.
-        With ``early_stopping=True``, the validation loss measures the reconstruction of
-        clean held-out rows.
+        The network starts at PCA of the clean training rows, as the plain
+        autoencoder's does, but the start is no candidate to keep by default: held-out
+        rows measure the reconstruction of clean rows, not what the denoising network
+        is trained for (a network trained on masked rows reconstructs clean ones worse
+        than PCA for many epochs before it denoises better than the plain network). So
+        ``early_stopping="auto"`` holds no rows out here, and training stops on the
+        training loss. ``early_stopping=True`` holds rows out and judges the epochs,
+        and the start, on their clean reconstruction.
 
     Attributes
     ----------
@@ -67,11 +73,15 @@ shuffle, random_state, verbose, warm_start
         The training loss (on corrupted input) at the end of each epoch.
 
     validation_loss_curve_ : list of float or None
-        The loss on the clean held-out rows at the end of each epoch; None unless
-        ``early_stopping=True``.
+        The loss on the clean held-out rows at the end of each epoch; None when no rows
+        were held out.
 
     n_iter_ : int
         Number of epochs run.
+
+    best_epoch_ : int
+        The epoch whose weights the network holds (see
+        :class:`AutoencoderTransformer`).
 
     n_features_in_ : int
         Number of features seen during :term:`fit`.
@@ -106,6 +116,10 @@ shuffle, random_state, verbose, warm_start
     True
     """
 
+    # Trained to reconstruct clean rows from corrupted ones: clean held-out rows do not
+    # judge that (see init and early_stopping above).
+    _judged_by_reconstruction = False
+
     _parameter_constraints: dict = {
         **AutoencoderTransformer._parameter_constraints,
         "noise": [StrOptions({"gaussian", "masking", "salt_and_pepper"})],
@@ -118,7 +132,8 @@ shuffle, random_state, verbose, warm_start
         *,
         noise="gaussian",
         noise_level=0.1,
-        hidden_layer_sizes=(128,),
+        init="pca",
+        hidden_layer_sizes=(256,),
         activation="relu",
         output_activation="linear",
         loss="mse",
@@ -127,7 +142,7 @@ shuffle, random_state, verbose, warm_start
         alpha=0.0,
         batch_size="auto",
         epochs=200,
-        early_stopping=False,
+        early_stopping="auto",
         validation_fraction=0.1,
         n_iter_no_change=10,
         tol=1e-4,
@@ -138,6 +153,7 @@ shuffle, random_state, verbose, warm_start
     ):
         super().__init__(
             encoding_dim,
+            init=init,
             hidden_layer_sizes=hidden_layer_sizes,
             activation=activation,
             output_activation=output_activation,

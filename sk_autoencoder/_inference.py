@@ -62,17 +62,30 @@ CHUNK_VALUES = 2**21
 
 
 def dense_layers(model):
-    """Return ``(kernel, bias, activation)`` for each ``Dense`` layer of a chain model.
+    """Return ``(kernel, bias, activation, skip)`` for each ``Dense`` layer of ``model``.
 
     ``model`` is one of the encoders or decoders that ``_network`` builds: an input
-    followed by ``Dense`` layers whose activations are all in :data:`ACTIVATIONS`.
+    followed by ``Dense`` layers whose activations are all in :data:`ACTIVATIONS`, the
+    last of which may also see the model's input through a ``Concatenate``. ``skip``
+    is the number of the kernel's first rows that multiply the model's input (0 for a
+    layer that sees the layer before it alone). Raises ``ValueError`` for any other
+    model.
     """
-    layers = []
+    layers, previous = [], None
     for layer in model.layers:
         if isinstance(layer, keras.layers.InputLayer):
             continue
+        if isinstance(layer, keras.layers.Concatenate):
+            previous = layer
+            continue
+        if not isinstance(layer, keras.layers.Dense) or layer.activation not in _BY_KERAS_FUNCTION:
+            raise ValueError(f"layer {layer.name!r} is not a Dense layer this package can run")
         kernel, bias = layer.get_weights()
-        layers.append((kernel, bias, _BY_KERAS_FUNCTION[layer.activation]))
+        skip = model.input_shape[-1] if previous is not None else 0
+        layers.append((kernel, bias, _BY_KERAS_FUNCTION[layer.activation], skip))
+        previous = None
+    if previous is not None or any(skip for *_, skip in layers[:-1]):
+        raise ValueError("only a model's last Dense layer may see its input")
     return layers
 
 
@@ -81,17 +94,28 @@ def apply_dense_layers(layers, X):
     # Overflow shows as inf or NaN in the output, which the callers turn into a
     # ValueError: numpy's warnings about it would only come first.
     with np.errstate(over="ignore", invalid="ignore"):
-        h = np.asarray(X, dtype=layers[0][0].dtype)
-        for kernel, bias, activation in layers:
-            h = h @ kernel
+        h = inputs = np.asarray(X, dtype=layers[0][0].dtype)
+        for kernel, bias, activation, skip in layers:
+            if skip:
+                h = h @ kernel[skip:]
+                h += inputs @ kernel[:skip]
+            else:
+                h = h @ kernel
             h += bias
             h = activation(h)
     return h
 
 
+def apply_networks(networks, X):
+    """Run ``X`` through each network's layers in turn (an encoder, then a decoder)."""
+    for layers in networks:
+        X = apply_dense_layers(layers, X)
+    return X
+
+
 def chunks(n_rows, layers):
     """Slices of ``range(n_rows)`` small enough to bound the memory of a forward pass."""
-    widest = max(max(kernel.shape) for kernel, _, _ in layers)
+    widest = max(max(kernel.shape) for kernel, *_ in layers)
     step = max(1, CHUNK_VALUES // widest)
     return [slice(start, start + step) for start in range(0, n_rows, step)]
 
@@ -125,13 +149,13 @@ def forward(layers, X):
     return check_finite(output, X)
 
 
-def reconstruction_errors(layers, X):
+def reconstruction_errors(encoder_layers, decoder_layers, X):
     """Mean squared reconstruction error of each row of ``X``, as float64."""
     errors = np.empty(X.shape[0], dtype=np.float64)
-    for rows in chunks(X.shape[0], layers):
+    for rows in chunks(X.shape[0], encoder_layers + decoder_layers):
         chunk = X[rows]
         with np.errstate(over="ignore", invalid="ignore"):  # checked below
-            residual = chunk - apply_dense_layers(layers, chunk)
+            residual = chunk - apply_networks((encoder_layers, decoder_layers), chunk)
             errors[rows] = np.mean(np.square(residual), axis=1, dtype=np.float64)
         release_pages(X)
     return check_finite(errors, X)

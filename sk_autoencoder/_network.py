@@ -8,6 +8,9 @@ import keras
 
 ENCODER_NAME = "encoder"
 DECODER_NAME = "decoder"
+# The Concatenate layers of the networks whose last layer also sees their input.
+ENCODER_SKIP = "encoder_skip"
+DECODER_SKIP = "decoder_skip"
 
 
 def _dense(width, activation, *, seed, alpha, name):
@@ -31,7 +34,17 @@ def _dense_stack(inputs, widths, activation, *, prefix, seeds, alpha):
     return outputs
 
 
-def build_encoder(n_features, encoding_dim, hidden_layer_sizes, activation, *, seeds, alpha):
+def _last_inputs(inputs, hidden, skip, name):
+    """What the last layer sees: the last hidden layer, and with ``skip`` the network's
+    input too (one ``Concatenate``, the input first)."""
+    if not skip or hidden is inputs:
+        return hidden
+    return keras.layers.Concatenate(name=name)([inputs, hidden])
+
+
+def build_encoder(
+    n_features, encoding_dim, hidden_layer_sizes, activation, *, seeds, alpha, skip=False
+):
     """Build the encoder: ``n_features`` -> hidden layers -> a linear code layer.
 
     Parameters
@@ -48,6 +61,10 @@ def build_encoder(n_features, encoding_dim, hidden_layer_sizes, activation, *, s
         One initializer seed per layer: ``len(hidden_layer_sizes) + 1`` of them.
     alpha : float
         L2 penalty on the kernels; 0 adds none.
+    skip : bool, default=False
+        Whether the code layer sees the input beside the last hidden layer: the code is
+        then a linear map of the input plus a nonlinear correction, the structure that
+        a PCA start needs (see :mod:`._start`). No effect without hidden layers.
 
     Returns
     -------
@@ -62,17 +79,28 @@ def build_encoder(n_features, encoding_dim, hidden_layer_sizes, activation, *, s
         seeds=seeds[:-1],
         alpha=alpha,
     )
-    code = _dense(encoding_dim, None, seed=seeds[-1], alpha=alpha, name="code")(hidden)
+    code = _dense(encoding_dim, None, seed=seeds[-1], alpha=alpha, name="code")(
+        _last_inputs(inputs, hidden, skip, ENCODER_SKIP)
+    )
     return keras.Model(inputs, code, name=ENCODER_NAME)
 
 
 def build_decoder(
-    n_features, encoding_dim, hidden_layer_sizes, activation, output_activation, *, seeds, alpha
+    n_features,
+    encoding_dim,
+    hidden_layer_sizes,
+    activation,
+    output_activation,
+    *,
+    seeds,
+    alpha,
+    skip=False,
 ):
     """Build the decoder, the mirror of the encoder: code -> hidden layers -> ``n_features``.
 
     ``hidden_layer_sizes`` are given in the encoder's order; the decoder uses them
-    reversed. ``seeds`` holds ``len(hidden_layer_sizes) + 1`` initializer seeds.
+    reversed. ``seeds`` holds ``len(hidden_layer_sizes) + 1`` initializer seeds. With
+    ``skip``, the output layer sees the code beside the last hidden layer.
     """
     codes = keras.Input(shape=(encoding_dim,), name="codes")
     hidden = _dense_stack(
@@ -85,7 +113,7 @@ def build_decoder(
     )
     reconstruction = _dense(
         n_features, output_activation, seed=seeds[-1], alpha=alpha, name="reconstruction"
-    )(hidden)
+    )(_last_inputs(codes, hidden, skip, DECODER_SKIP))
     return keras.Model(codes, reconstruction, name=DECODER_NAME)
 
 
@@ -124,13 +152,20 @@ def _dense_values(layer):
     return [layer.units, activation, 0.0 if regularizer is None else float(regularizer.l2)]
 
 
-def _stack_values(model, names):
-    """The ``Dense`` values of ``model``'s layers if they are named ``names``, else None."""
+def _stack_values(model, names, skip_name):
+    """``(values, skip)``: the ``Dense`` values of ``model``'s layers if they are named
+    ``names`` (with a ``Concatenate`` named ``skip_name`` before the last, where the
+    last layer sees the input), and whether it does; ``(None, False)`` otherwise."""
     layers = model.layers[1:]
+    skip = len(layers) > 1 and layers[-2].name == skip_name
+    if skip:
+        if not isinstance(layers[-2], keras.layers.Concatenate):
+            return None, False
+        layers = layers[:-2] + layers[-1:]
     if [layer.name for layer in layers] != names:
-        return None
+        return None, False
     values = [_dense_values(layer) for layer in layers]
-    return None if None in values else values
+    return (None, False) if None in values else (values, skip)
 
 
 def describe_autoencoder(autoencoder):
@@ -144,15 +179,20 @@ def describe_autoencoder(autoencoder):
     if [layer.name for layer in layers[-2:]] != [ENCODER_NAME, DECODER_NAME]:
         return None
     encoder, decoder = layers[-2:]
-    depth = len(encoder.layers) - 2
-    encoder_values = _stack_values(
-        encoder, [f"encoder_hidden_{i}" for i in range(1, depth + 1)] + ["code"]
+    encoder_skip = any(layer.name == ENCODER_SKIP for layer in encoder.layers)
+    depth = len(encoder.layers) - 2 - encoder_skip
+    encoder_values, encoder_skip = _stack_values(
+        encoder, [f"encoder_hidden_{i}" for i in range(1, depth + 1)] + ["code"], ENCODER_SKIP
     )
-    decoder_values = _stack_values(
-        decoder, [f"decoder_hidden_{i}" for i in range(1, depth + 1)] + ["reconstruction"]
+    decoder_values, decoder_skip = _stack_values(
+        decoder,
+        [f"decoder_hidden_{i}" for i in range(1, depth + 1)] + ["reconstruction"],
+        DECODER_SKIP,
     )
     corruption = layers[1:-2]
     if encoder_values is None or decoder_values is None or len(corruption) > 1:
+        return None
+    if encoder_skip != decoder_skip:
         return None
     if corruption and not hasattr(corruption[0], "parameters"):
         return None
@@ -160,6 +200,7 @@ def describe_autoencoder(autoencoder):
         "n_features": autoencoder.input_shape[-1],
         "encoder": encoder_values,
         "decoder": decoder_values,
+        "skip": encoder_skip,
         "corruption": [type(corruption[0]).__name__, corruption[0].parameters()]
         if corruption
         else None,
@@ -175,22 +216,26 @@ def rebuild_autoencoder(description, corruption_classes):
     layer's class name to the class.
     """
 
-    def stack(inputs, values, names):
+    def stack(inputs, values, names, skip_name):
         outputs = inputs
-        for (width, activation, alpha), name in zip(values, names, strict=True):
+        for (width, activation, alpha), name in zip(values[:-1], names[:-1], strict=True):
             outputs = _dense(width, activation, seed=0, alpha=alpha, name=name)(outputs)
-        return outputs
+        outputs = _last_inputs(inputs, outputs, description["skip"], skip_name)
+        width, activation, alpha = values[-1]
+        return _dense(width, activation, seed=0, alpha=alpha, name=names[-1])(outputs)
 
     depth = len(description["encoder"]) - 1
     features = keras.Input(shape=(description["n_features"],), name="features")
     encoder_names = [f"encoder_hidden_{i}" for i in range(1, depth + 1)] + ["code"]
     encoder = keras.Model(
-        features, stack(features, description["encoder"], encoder_names), name=ENCODER_NAME
+        features,
+        stack(features, description["encoder"], encoder_names, ENCODER_SKIP),
+        name=ENCODER_NAME,
     )
     codes = keras.Input(shape=(description["encoder"][-1][0],), name="codes")
     decoder_names = [f"decoder_hidden_{i}" for i in range(1, depth + 1)] + ["reconstruction"]
     decoder = keras.Model(
-        codes, stack(codes, description["decoder"], decoder_names), name=DECODER_NAME
+        codes, stack(codes, description["decoder"], decoder_names, DECODER_SKIP), name=DECODER_NAME
     )
     corruption = None
     if description["corruption"] is not None:

@@ -147,11 +147,17 @@ class _Patience:
 
 @dataclass(frozen=True)
 class TrainingHistory:
-    """What one call of :func:`train` learned about its run."""
+    """What one call of :func:`train` learned about its run.
+
+    ``kept_epoch`` is the epoch (counted from 1 in this call) whose weights the model
+    holds at the end: the last, the best validation epoch, or 0 where the weights
+    training started from were kept.
+    """
 
     loss_curve: list
     validation_loss_curve: list | None
     stopped_early: bool
+    kept_epoch: int
 
 
 def split_validation(n_samples, validation_fraction, rng):
@@ -202,6 +208,7 @@ def train(
     tol,
     verbose,
     first_epoch=0,
+    keep_start=False,
 ):
     """Fit ``model`` (compiled) to reconstruct ``X``; return a :class:`TrainingHistory`.
 
@@ -214,6 +221,12 @@ def train(
     restored. ``shuffle_seed`` is ``None`` to visit the rows in order every epoch.
     ``verbose`` 1 shows a progress bar per epoch, 2 one line per epoch. The epochs are
     numbered from ``first_epoch`` (which draws their orders) when training continues.
+
+    With ``keep_start``, the weights training starts from are a candidate too: their
+    loss on the monitored rows (the validation rows, else the training rows) is the
+    one to beat, and the model ends with them unless an epoch beat it. Without
+    validation rows, the trained weights are evaluated on the training rows at the
+    end, the same way, to compare.
     """
     dtype = keras.config.floatx()
     n_train = X.shape[0] if train_rows is None else len(train_rows)
@@ -229,7 +242,7 @@ def train(
     xla = resident and epochs * n_train * X.shape[1] >= XLA_VALUES
     patience = _Patience(tol, n_iter_no_change)
     loss_curve, validation_loss_curve = [], [] if validating else None
-    best_weights, stopped_early = None, False
+    best_weights, stopped_early, kept_epoch = None, False, epochs
     training = compiled_steps(
         model,
         per_chunk,
@@ -240,6 +253,12 @@ def train(
     # Shuffled batches read a memory-mapped X in no order (see _pages.read_at_random).
     reading = contextlib.nullcontext() if shuffle_seed is None else read_at_random(X)
     with training as steps, without_retracing_warnings(), reading:
+        if keep_start:
+            monitored = validation if validating else Batches(X, train_rows, batch_size, **common)
+            start_loss = _mean_loss(steps.evaluate, monitored, 0)
+            start_weights = steps.trainable_values()
+            if validating:
+                patience.best, best_weights, kept_epoch = start_loss, start_weights, 0
         for epoch in range(first_epoch, first_epoch + epochs):
             progress = None
             if verbose:
@@ -258,14 +277,20 @@ def train(
                 progress.update(batches.n_batches, values=logs, finalize=True)
             improved, stop = patience.update(logs[-1][1])
             if validating and improved:
-                best_weights = steps.trainable_values()
+                best_weights, kept_epoch = steps.trainable_values(), epoch - first_epoch + 1
             if stop and epoch > first_epoch:
                 stopped_early = True
                 break
+        if not validating:
+            kept_epoch = len(loss_curve)
+            if keep_start and np.isfinite(loss_curve[-1]):
+                if _mean_loss(steps.evaluate, monitored, 0) > start_loss:
+                    best_weights, kept_epoch = start_weights, 0
         if best_weights is not None:
             steps.restore(best_weights)
     return TrainingHistory(
         loss_curve=loss_curve,
         validation_loss_curve=validation_loss_curve,
         stopped_early=stopped_early,
+        kept_epoch=kept_epoch,
     )

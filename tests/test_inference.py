@@ -28,25 +28,39 @@ def test_each_activation_matches_keras(activation):
     assert_allclose(got, expected, rtol=2e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("skip", [False, True])
 @pytest.mark.parametrize("activation", ["relu", "tanh", "selu"])
-def test_forward_matches_the_keras_networks(activation):
-    encoder = build_encoder(7, 3, (16, 8), activation, seeds=[1, 2, 3], alpha=0.0)
-    decoder = build_decoder(7, 3, (16, 8), activation, "sigmoid", seeds=[4, 5, 6], alpha=0.0)
+def test_forward_matches_the_keras_networks(activation, skip):
+    encoder = build_encoder(7, 3, (16, 8), activation, seeds=[1, 2, 3], alpha=0.0, skip=skip)
+    decoder = build_decoder(
+        7, 3, (16, 8), activation, "sigmoid", seeds=[4, 5, 6], alpha=0.0, skip=skip
+    )
     autoencoder = build_autoencoder(encoder, decoder)
     X = np.random.default_rng(0).normal(size=(50, 7))
     x = X.astype(np.float32)
-    assert_allclose(
-        forward(dense_layers(encoder), X),
-        keras.ops.convert_to_numpy(encoder(x)),
-        rtol=1e-5,
-        atol=1e-6,
-    )
+    codes = forward(dense_layers(encoder), X)
+    assert_allclose(codes, keras.ops.convert_to_numpy(encoder(x)), rtol=1e-5, atol=1e-6)
     reconstruction = keras.ops.convert_to_numpy(autoencoder(x))
-    layers = dense_layers(encoder) + dense_layers(decoder)
-    assert_allclose(forward(layers, X), reconstruction, rtol=1e-5, atol=1e-6)
+    assert_allclose(forward(dense_layers(decoder), codes), reconstruction, rtol=1e-5, atol=1e-6)
     assert_allclose(
-        reconstruction_errors(layers, X), np.mean((X - reconstruction) ** 2, axis=1), rtol=1e-5
+        reconstruction_errors(dense_layers(encoder), dense_layers(decoder), X),
+        np.mean((X - reconstruction) ** 2, axis=1),
+        rtol=1e-5,
     )
+    # The skip path is not an idle branch: zeroing the input's kernel rows changes codes.
+    if skip:
+        code = encoder.get_layer("code")
+        kernel, bias = code.get_weights()
+        kernel[:7] = 0
+        code.set_weights([kernel, bias])
+        assert not np.allclose(forward(dense_layers(encoder), X), codes, atol=1e-3)
+
+
+def test_only_networks_built_here_are_run():
+    inputs = keras.Input((4,))
+    hidden = keras.layers.Dense(3)(keras.layers.Dropout(0.5)(inputs))
+    with pytest.raises(ValueError, match="not a Dense layer"):
+        dense_layers(keras.Model(inputs, hidden))
 
 
 def test_weights_are_read_on_every_call():
