@@ -54,8 +54,10 @@ def main(argv=None):
     X = StandardScaler().fit_transform(load_digits().data).astype(np.float32)
     rows_for = {n: np.resize(X, (n, X.shape[1])) for n in repeats}
 
+    # The network that keras_by_hand writes: a chain of layers from a random start.
     estimator = AutoencoderTransformer(
         ENCODING_DIM,
+        init="random",
         hidden_layer_sizes=(HIDDEN,),
         batch_size=BATCH_SIZE,
         epochs=epochs,
