@@ -137,7 +137,9 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
     epochs. On the held-out rows its reconstruction error is therefore never above
     PCA's. Data too small to hold 10 rows out (fewer than 91 rows at the default
     ``validation_fraction``) holds none out, and the same holds on the training rows.
-    Above 10,000 training rows, PCA is fitted on 10,000 of them drawn at random. With
+    Above 10,000 training rows, PCA is fitted on 10,000 of them drawn at random, and
+    above 2,048 features by :class:`~sklearn.decomposition.IncrementalPCA`, which
+    approximates it in memory that does not grow with the square of the features. With
     a sigmoid or tanh output, the start is PCA's reconstruction to first order around
     the mean, and the guarantee is against that start rather than PCA itself.
 

@@ -24,6 +24,11 @@ START_ROWS = 10_000
 # Rows of X read at a time, in values: 8 MiB of float64.
 CHUNK_VALUES = 2**20
 
+# Up to this many features PCA comes from the covariance matrix (32 MiB of float64 at
+# most, and a symmetric eigendecomposition of that size); wider data is fitted by
+# IncrementalPCA, whose memory grows with the features but not with their square.
+COVARIANCE_FEATURES = 2048
+
 # An output activation with an inverse is started around the mean reconstruction: its
 # bias is the inverse at the mean and its kernel PCA's divided by the slope there. The
 # mean is clipped this far inside the activation's range, where the slope is not flat.
@@ -44,11 +49,13 @@ def principal_components(X, rows, n_components):
     ``(n_components, n_features)`` with orthonormal rows, largest variance first.
 
     Signs follow scikit-learn's PCA (each component's largest entry is positive).
-    Beyond the data's number of features, the rows are zero. The covariance is
-    accumulated in float64 around the first chunk's mean (which keeps the sums
-    accurate for data far from zero), one chunk of rows at a time.
+    Beyond the data's number of features (or of rows, for wide data), the rows are
+    zero. The covariance is accumulated in float64 around the first chunk's mean
+    (which keeps the sums accurate for data far from zero), one chunk of rows at a time.
     """
     n_features = X.shape[1]
+    if n_features > COVARIANCE_FEATURES:
+        return _incremental_components(X, rows, n_components)
     step = max(1, CHUNK_VALUES // n_features)
     shift = None
     sums, products = np.zeros(n_features), np.zeros((n_features, n_features))
@@ -75,6 +82,25 @@ def principal_components(X, rows, n_components):
     components[:kept] *= np.sign(components[:kept][np.arange(kept), largest])[:, None]
     mean = np.zeros(n_features) if shift is None else shift + centred
     return mean, components
+
+
+def _incremental_components(X, rows, n_components):
+    """:func:`principal_components` by scikit-learn's IncrementalPCA, chunk by chunk."""
+    from sklearn.decomposition import IncrementalPCA
+
+    kept = min(n_components, len(rows))
+    step = max(kept, CHUNK_VALUES // X.shape[1])
+    # A last chunk with fewer rows than components is folded into the one before it.
+    bounds = list(range(0, len(rows), step))
+    if len(rows) - bounds[-1] < kept and len(bounds) > 1:
+        bounds.pop()
+    pca = IncrementalPCA(kept)
+    for start, stop in zip(bounds, [*bounds[1:], len(rows)], strict=True):
+        pca.partial_fit(np.asarray(X[rows[start:stop]], dtype=np.float64))
+        release_pages(X)
+    components = np.zeros((n_components, X.shape[1]))
+    components[:kept] = pca.components_
+    return pca.mean_, components
 
 
 def _inverse_and_slope(output_activation, mean):

@@ -177,3 +177,27 @@ def test_the_pca_start_trains_as_keras_model_fit_does(blobs, monkeypatch):
     assert_allclose(estimator.loss_curve_, history.history["loss"], rtol=1e-5)
     if estimator.best_epoch_ == 4:
         assert_allclose(estimator.model_.predict_on_batch(X), model.predict_on_batch(X), atol=1e-4)
+
+
+def test_wide_data_is_fitted_incrementally_with_the_same_subspace(monkeypatch):
+    monkeypatch.setattr("sk_autoencoder._start.COVARIANCE_FEATURES", 10)
+    monkeypatch.setattr("sk_autoencoder._start.CHUNK_VALUES", 12 * 40)  # 40 rows a chunk
+    X = correlated(301, 12, offset=5.0)
+    rows = np.arange(301)
+    mean, components = principal_components(X, rows, 3)
+    pca = PCA(3, svd_solver="full").fit(X)
+    assert_allclose(mean, pca.mean_, rtol=1e-10)
+    # IncrementalPCA approximates PCA: each exact component lies within a hair of the
+    # incremental one's span, and its reconstruction error is PCA's to 1%.
+    assert_allclose(np.linalg.norm(components @ pca.components_.T, axis=0), 1, atol=1e-2)
+    centred = X - mean
+    error = np.mean((centred - centred @ components.T @ components) ** 2)
+    assert pca_error(pca, X) <= error <= 1.01 * pca_error(pca, X)
+
+
+def test_an_estimator_on_wide_data_starts_near_pca(monkeypatch):
+    monkeypatch.setattr("sk_autoencoder._start.COVARIANCE_FEATURES", 4)
+    X = StandardScaler().fit_transform(correlated(60, 8))
+    estimator = quietly(AutoencoderTransformer(2, hidden_layer_sizes=(8,), learning_rate=1e-9), X)
+    pca = PCA(2, svd_solver="full").fit(X)
+    assert -estimator.score(X) <= 1.01 * pca_error(pca, X)
