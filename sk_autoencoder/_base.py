@@ -199,9 +199,11 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         Whether to hold out ``validation_fraction`` of the training rows, stop when
         their reconstruction loss stops improving, and keep the weights of the epoch
         where it was lowest (or, with ``init="pca"``, the start, where no epoch beat
-        it). When False, training stops when the training loss stops improving.
-        ``"auto"`` holds rows out with ``init="pca"`` when at least 10 would be held
-        out, and never with ``init="random"``.
+        it). When False, training stops when the training loss stops improving, and
+        the network returned is the last epoch's. ``"auto"`` holds rows out with
+        ``init="pca"`` when at least 10 would be held out (with fewer, the start and
+        the trained network are compared on the training rows), and never with
+        ``init="random"``.
 
     validation_fraction : float, default=0.1
         Fraction of the training rows held out when early stopping holds rows out.
@@ -663,9 +665,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
                 tol=self.tol,
                 verbose=min(int(self.verbose), 2),
                 first_epoch=self.n_iter_ if continuing else 0,
-                keep_start=self.init == "pca"
-                and not partial
-                and (self._judged_by_reconstruction or validation_rows is not None),
+                keep_start=self._keeps_start(validation_rows is not None, partial),
             )
             last_loss = history.loss_curve[-1]
             if not np.isfinite(last_loss):
@@ -697,6 +697,14 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         self.validation_loss_curve_ = validation_loss_curve
         self.best_epoch_ = (self.n_iter_ if continuing else 0) + history.kept_epoch
         self.n_iter_ = len(self.loss_curve_)
+
+    def _keeps_start(self, holding_out, partial):
+        """Whether the network training starts from is a candidate to keep: with the PCA
+        start, where rows are held out, or where early_stopping="auto" held none out
+        because the data is too small (then judged on the training rows)."""
+        if self.init != "pca" or partial:
+            return False
+        return holding_out or (self.early_stopping == "auto" and self._judged_by_reconstruction)
 
     def _holds_out(self, n_samples, partial):
         """Whether this fit holds rows out for validation (see ``early_stopping``)."""

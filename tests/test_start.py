@@ -201,3 +201,13 @@ def test_an_estimator_on_wide_data_starts_near_pca(monkeypatch):
     estimator = quietly(AutoencoderTransformer(2, hidden_layer_sizes=(8,), learning_rate=1e-9), X)
     pca = PCA(2, svd_solver="full").fit(X)
     assert -estimator.score(X) <= 1.01 * pca_error(pca, X)
+
+
+def test_without_early_stopping_the_last_epoch_is_kept():
+    X = StandardScaler().fit_transform(correlated(60, 8))
+    params = dict(hidden_layer_sizes=(16,), learning_rate=3.0, epochs=2, random_state=0)
+    estimator = quietly(AutoencoderTransformer(3, early_stopping=False, **params), X)
+    assert estimator.best_epoch_ == estimator.n_iter_ == 2
+    # The same fit with early_stopping="auto" keeps the start, which is better.
+    kept = quietly(AutoencoderTransformer(3, **params), X)
+    assert kept.best_epoch_ == 0 and -kept.score(X) < -estimator.score(X)
