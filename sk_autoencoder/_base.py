@@ -237,10 +237,9 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         ``hidden_layer_sizes`` and the number of features must not change (a
         ``ValueError`` says so), and ``init``, ``activation``, ``output_activation``,
         ``loss``, ``optimizer`` and ``alpha`` take effect at the next fit from scratch;
-        with ``init="pca"``, the network the fit continues from is the candidate to
-        beat; a new
-        ``learning_rate`` applies at once. :meth:`partial_fit` always continues this
-        way. See :term:`the Glossary <warm_start>`.
+        a new ``learning_rate`` applies at once. With ``init="pca"``, the network the
+        fit continues from is the candidate its epochs must beat. :meth:`partial_fit`
+        always continues this way. See :term:`the Glossary <warm_start>`.
 
     Attributes
     ----------
