@@ -1,8 +1,9 @@
 """How sk_autoencoder scales: fit time and memory against rows, and transform throughput.
 
 Run ``python -m benchmarks.scale``. The seed network (784-32-784, Adam, mean squared
-error, batch 256) fits X of 10,000 to 514,000 rows x 784 float32 values in [0, 1) (the
-largest is 1.50 GiB), for the same epochs, as sk_autoencoder and as raw Keras
+error, batch 256, from a random start as ``benchmarks.speed`` fits it) fits X of
+10,000 to 514,000 rows x 784 float32 values in [0, 1) (the largest is 1.50 GiB), for
+the same epochs, as sk_autoencoder and as raw Keras
 (``Model.fit(X, X)``), each on TensorFlow and on JAX, each fit in a fresh process. For
 each it reports the fit's wall time (a fresh process's whole fit: tracing and compiling
 included) and how far the fit raised the process's peak RSS above its RSS just before
