@@ -17,13 +17,13 @@ from scipy import linalg
 from ._pages import release_pages
 
 # PCA is fitted on at most this many training rows, drawn at random: beyond them the
-# covariance's products cost as much as epochs of training (benchmarks.speed compares
+# covariance's products cost as much as epochs of training (benchmarks.start compares
 # the fit with init="pca" and with init="random" side by side).
 START_ROWS = 10_000
 
-# Rows of X read at a time, in values (32 MiB of float32): few, large products of a
-# chunk with itself, which BLAS runs at twice the rate of many small ones.
-CHUNK_VALUES = 2**23
+# Rows of X read at a time, in bytes (half of what a training chunk holds): few, large
+# products of a chunk with itself, which BLAS runs at twice the rate of many small ones.
+CHUNK_BYTES = 8 * 2**20
 
 # Up to this many features PCA comes from the covariance matrix (32 MiB of float64 at
 # most, and a symmetric eigendecomposition of that size); wider data is fitted by
@@ -57,7 +57,7 @@ def principal_components(X, rows, n_components):
     n_features = X.shape[1]
     if n_features > COVARIANCE_FEATURES:
         return _incremental_components(X, rows, n_components)
-    step = max(1, CHUNK_VALUES // n_features)
+    step = max(1, CHUNK_BYTES // (n_features * X.dtype.itemsize))
     shift = None
     sums, products = np.zeros(n_features), np.zeros((n_features, n_features))
     for start in range(0, len(rows), step):
@@ -91,7 +91,7 @@ def _incremental_components(X, rows, n_components):
     from sklearn.decomposition import IncrementalPCA
 
     kept = min(n_components, len(rows))
-    step = max(kept, CHUNK_VALUES // X.shape[1])
+    step = max(kept, CHUNK_BYTES // (X.shape[1] * np.dtype(np.float64).itemsize))
     # A last chunk with fewer rows than components is folded into the one before it.
     bounds = list(range(0, len(rows), step))
     if len(rows) - bounds[-1] < kept and len(bounds) > 1:

@@ -35,7 +35,7 @@ def test_principal_components_match_scikit_learn_chunk_by_chunk(monkeypatch):
     # Far from zero, as raw pixel values are: sums around zero would lose the digits.
     X = correlated(500, 12, offset=1e3)
     rows = np.arange(3, 480)
-    monkeypatch.setattr("sk_autoencoder._start.CHUNK_VALUES", 12 * 7)  # 69 chunks
+    monkeypatch.setattr("sk_autoencoder._start.CHUNK_BYTES", 12 * 7 * 8)  # 69 chunks
     mean, components = principal_components(X, rows, 4)
     pca = PCA(4, svd_solver="full").fit(X[rows])
     assert_allclose(mean, pca.mean_, rtol=1e-12)
@@ -181,7 +181,7 @@ def test_the_pca_start_trains_as_keras_model_fit_does(blobs, monkeypatch):
 
 def test_wide_data_is_fitted_incrementally_with_the_same_subspace(monkeypatch):
     monkeypatch.setattr("sk_autoencoder._start.COVARIANCE_FEATURES", 10)
-    monkeypatch.setattr("sk_autoencoder._start.CHUNK_VALUES", 12 * 40)  # 40 rows a chunk
+    monkeypatch.setattr("sk_autoencoder._start.CHUNK_BYTES", 12 * 40 * 8)  # 40 rows a chunk
     X = correlated(301, 12, offset=5.0)
     rows = np.arange(301)
     mean, components = principal_components(X, rows, 3)
