@@ -128,16 +128,20 @@ def start_at_pca(encoder, decoder, mean, components, output_activation):
     random reconstruction row, which lets its gradient reach it.
     """
     code, reconstruction = encoder.get_layer("code"), decoder.get_layer("reconstruction")
-    kernel, _ = code.get_weights()
+    # The variables' values, not get_weights: on JAX that goes through numpy's
+    # deprecated __array__ path and warns.
+    kernel = np.asarray(code.kernel.value)
     new = np.zeros_like(kernel)
     new[: components.shape[1]] = components.T
-    code.set_weights([new, (-mean @ components.T).astype(kernel.dtype)])
+    code.kernel.assign(new)
+    code.bias.assign((-mean @ components.T).astype(kernel.dtype))
 
     bias, slope = _inverse_and_slope(output_activation, mean)
-    kernel, _ = reconstruction.get_weights()
+    kernel = np.asarray(reconstruction.kernel.value)
     new = np.zeros_like(kernel)
     n_codes = len(components)
     new[:n_codes] = components / slope
     unused = ~components.any(axis=1)
     new[:n_codes][unused] = kernel[:n_codes][unused]
-    reconstruction.set_weights([new, bias.astype(kernel.dtype)])
+    reconstruction.kernel.assign(new)
+    reconstruction.bias.assign(bias.astype(kernel.dtype))
