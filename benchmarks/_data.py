@@ -54,6 +54,7 @@ class Dataset:
     scaler: object | None
     search_grid: dict
     autoencoder_params: dict = field(default_factory=dict)
+    conv_params: dict = field(default_factory=dict)
     search_rows: int | None = None
 
 
@@ -69,7 +70,10 @@ def digits():
         description=(
             f"scikit-learn's load_digits (8 x 8 images), 70/30 split (random_state=0): "
             f"{len(X_train)} training and {len(X_test)} held-out rows, standardized on the "
-            "training part. Both autoencoders have default parameters."
+            "training part. Both Dense autoencoders have default parameters; the "
+            "convolutional one (at the middle encoding dimension) takes each row as an "
+            '8 x 8 image, network="conv", input_shape=(8, 8, 1), its other '
+            "parameters their defaults."
         ),
         X_train=X_train,
         y_train=y_train,
@@ -79,6 +83,7 @@ def digits():
         pixel_max=16.0,
         scaler=StandardScaler(),
         search_grid={"encoding_dim": [8, 16], "hidden_layer_sizes": [(64,), (128,)]},
+        conv_params=dict(network="conv", input_shape=(8, 8, 1)),
     )
 
 
@@ -93,8 +98,11 @@ def fashion_mnist(data_dir=FASHION_MNIST_DIR):
             f"Fashion-MNIST (28 x 28 images) from {data_dir}: fitted on the {len(X_train):,} "
             f"training images, evaluated on the {len(X_test):,} test images; pixels scaled "
             "to [0, 1]. Both autoencoders: hidden_layer_sizes=(512, 128), sigmoid output, "
-            "batch_size=256, epochs=20, the other parameters their defaults. The grid "
-            "search uses 10,000 training images."
+            "batch_size=256, epochs=20, the other parameters their defaults. The "
+            "convolutional autoencoder (at the middle encoding dimension): "
+            'network="conv", input_shape=(28, 28, 1), sigmoid output, epochs=10, the '
+            "other parameters their defaults. The grid search uses 10,000 training "
+            "images."
         ),
         X_train=(X_train / np.float32(255)).astype(np.float32),
         y_train=arrays["y_train"],
@@ -111,4 +119,7 @@ def fashion_mnist(data_dir=FASHION_MNIST_DIR):
             epochs=20,
         ),
         search_rows=10_000,
+        conv_params=dict(
+            network="conv", input_shape=(28, 28, 1), output_activation="sigmoid", epochs=10
+        ),
     )

@@ -18,8 +18,21 @@ from sklearn.utils import assert_all_finite
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from ._inference import ACTIVATIONS, dense_layers, forward, reconstruction_errors
-from ._network import build_autoencoder, build_decoder, build_encoder, split_autoencoder
+from ._inference import ACTIVATIONS, forward, forward_function, reconstruction_errors
+from ._network import (
+    CONV_DECODER_SEEDS,
+    CONV_ENCODER_SEEDS,
+    build_autoencoder,
+    build_conv_decoder,
+    build_conv_encoder,
+    build_decoder,
+    build_encoder,
+    describe_autoencoder,
+    own_network,
+    split_autoencoder,
+    wrap_decoder,
+    wrap_encoder,
+)
 from ._pages import memory_mapped, release_pages
 from ._persistence import save
 from ._start import principal_components, sample_rows, start_at_pca
@@ -152,19 +165,52 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
     encoding_dim : int, default=2
         Number of values in the code, the dimension of the output of :meth:`transform`.
 
+    network : {"dense", "conv"}, default="dense"
+        The ready network built when ``encoder`` and ``decoder`` are None.
+        ``"dense"``: ``Dense`` layers of ``hidden_layer_sizes``. ``"conv"``: for
+        images, given as flattened rows, with ``input_shape`` the shape of one image
+        (height and width multiples of 4): two convolutions of 3 x 3 and stride 2 (32
+        and 64 filters) and a linear code layer, mirrored by a ``Dense`` layer and two
+        transposed convolutions back. On a CPU, train convolutional networks on
+        TensorFlow: JAX's convolutions are many times slower there.
+
+    encoder : keras.Model, callable or None, default=None
+        Your own encoder, from samples of ``input_shape`` to codes of
+        ``encoding_dim`` values; ``decoder`` must be given with it. A ``keras.Model``
+        is copied, weights included, at each fit, and the copy is trained: the model
+        passed never changes. A callable is a builder, called at each fit as
+        ``encoder(input_shape, encoding_dim)`` (with ``seed=`` an int drawn from
+        ``random_state`` too, if it takes a ``seed``) and returning a new
+        ``keras.Model``; parameters of your own go in with
+        :func:`functools.partial`, which :class:`~sklearn.model_selection.GridSearchCV`
+        can then search over. Any Keras layers train as in ``Model.fit``: dropout and
+        batch normalization are active in training only. ``init``,
+        ``hidden_layer_sizes``, ``activation``, ``output_activation`` and ``alpha``
+        shape the ready networks alone, and your network starts from its own weights.
+
+    decoder : keras.Model, callable or None, default=None
+        Your own decoder, from codes of ``encoding_dim`` values to samples of
+        ``input_shape``, given as ``encoder`` is.
+
+    input_shape : tuple of int or None, default=None
+        The shape of one sample as the network takes it, for example ``(28, 28, 1)``:
+        each row of ``X`` is reshaped to it (in C order), and its values must number
+        ``n_features``. None: rows as they are, ``(n_features,)``.
+
     init : {"pca", "random"}, default="pca"
-        How the network starts. ``"pca"``: as PCA, with the structure described above,
-        and the start kept where training does not beat it. ``"random"``: the classic
-        autoencoder, a chain of layers with Glorot-uniform weights, whose training
-        loss alone decides when to stop (unless ``early_stopping=True``).
+        How a ready network starts. ``"pca"``: as PCA, with the structure described
+        above, and the start kept where training does not beat it. ``"random"``: the
+        classic autoencoder, a chain of layers with Glorot-uniform weights, whose
+        training loss alone decides when to stop (unless ``early_stopping=True``).
 
     hidden_layer_sizes : array-like of int or int, default=(256,)
         Widths of the encoder's hidden layers, from the input towards the code. The
         decoder uses them in reverse order. ``()`` gives a single linear layer each way.
+        Only used by ``network="dense"``.
 
     activation : {"relu", "tanh", "sigmoid", "elu", "selu", "gelu", "silu", \
             "softplus", "linear"}, default="relu"
-        Activation of the hidden layers, named as in Keras.
+        Activation of the hidden layers (or convolutions), named as in Keras.
 
     output_activation : {"linear", "sigmoid", "tanh", "relu", "elu", "selu", \
             "gelu", "silu", "softplus"}, default="linear"
@@ -320,6 +366,10 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
 
     _parameter_constraints: dict = {
         "encoding_dim": [Interval(Integral, 1, None, closed="left")],
+        "network": [StrOptions({"dense", "conv"})],
+        "encoder": [None, callable],
+        "decoder": [None, callable],
+        "input_shape": [None, tuple, list],
         "init": [StrOptions({"pca", "random"})],
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions(set(ACTIVATIONS))],
@@ -344,6 +394,10 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         self,
         encoding_dim=2,
         *,
+        network="dense",
+        encoder=None,
+        decoder=None,
+        input_shape=None,
         init="pca",
         hidden_layer_sizes=(256,),
         activation="relu",
@@ -364,6 +418,10 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         warm_start=False,
     ):
         self.encoding_dim = encoding_dim
+        self.network = network
+        self.encoder = encoder
+        self.decoder = decoder
+        self.input_shape = input_shape
         self.init = init
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -456,7 +514,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         """
         check_is_fitted(self)
         X = self._validated(X, reset=False)
-        return forward(dense_layers(self.encoder_), X)
+        return forward(forward_function(self.encoder_), X)
 
     def inverse_transform(self, X):
         """Decode codes back to the input space.
@@ -478,7 +536,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
                 f"X has {X.shape[1]} features, but inverse_transform expects codes of "
                 f"{self._n_features_out} values (encoding_dim={self._n_features_out})."
             )
-        return forward(dense_layers(self.decoder_), X)
+        return forward(forward_function(self.decoder_), X)
 
     def score_samples(self, X):
         """Return the negative mean squared reconstruction error of each sample.
@@ -496,7 +554,8 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         """
         check_is_fitted(self)
         X = self._validated(X, reset=False)
-        return -reconstruction_errors(dense_layers(self.encoder_), dense_layers(self.decoder_), X)
+        encoder, decoder = forward_function(self.encoder_), forward_function(self.decoder_)
+        return -reconstruction_errors(encoder, decoder, X)
 
     def score(self, X, y=None):
         """Return the negative mean squared reconstruction error of `X`.
@@ -613,18 +672,14 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         :meth:`partial_fit` does.
         """
         hidden_layer_sizes = self._hidden_layer_sizes()
-        if self.loss == "binary_crossentropy" and self.output_activation != "sigmoid":
-            raise ValueError(
-                'loss="binary_crossentropy" needs output_activation="sigmoid", got '
-                f"output_activation={self.output_activation!r}."
-            )
+        continuing = self._continues(partial)
+        input_shape = None if continuing else self._checked_network(X.shape[1])
         _check_in_range(X)
         rng = _local_rng(self.random_state)
-        n_layers = len(hidden_layer_sizes) + 1
+        n_seeds = self._n_layer_seeds(hidden_layer_sizes)
         *layer_seeds, corruption_seed, shuffle_seed = (
-            int(seed) for seed in rng.integers(_MAX_SEED, size=2 * n_layers + 2)
+            int(seed) for seed in rng.integers(_MAX_SEED, size=sum(n_seeds) + 2)
         )
-        continuing = self._continues(partial)
 
         train_rows = validation_rows = None
         n_train = X.shape[0]
@@ -634,7 +689,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             )
             n_train = len(train_rows)
         start = None
-        if self.init == "pca" and not continuing:
+        if self._starts_at_pca() and not continuing:
             start = principal_components(
                 X, sample_rows(train_rows, X.shape[0], rng), self.encoding_dim
             )
@@ -647,8 +702,12 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             model, encoder, decoder = self.model_, self.encoder_, self.decoder_
             model.optimizer.learning_rate = self.learning_rate
         else:
-            model, encoder, decoder = self._build(
-                X, hidden_layer_sizes, layer_seeds, corruption_seed, start
+            seeds = (layer_seeds[: n_seeds[0]], layer_seeds[n_seeds[0] :])
+            encoder, decoder = self._networks(input_shape, hidden_layer_sizes, seeds, start)
+            model = self._compiled(
+                build_autoencoder(
+                    encoder, decoder, corruption=self._corruption_layer(X, corruption_seed)
+                )
             )
         epochs = 1 if partial else self.epochs
         with _variables_restored_on_error(model) if continuing else contextlib.nullcontext():
@@ -701,7 +760,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         """Whether the network training starts from is a candidate to keep: with the PCA
         start, where rows are held out, or where early_stopping="auto" held none out
         because the data is too small (then judged on the training rows)."""
-        if self.init != "pca" or partial:
+        if not self._starts_at_pca() or partial:
             return False
         return holding_out or (self.early_stopping == "auto" and self._judged_by_reconstruction)
 
@@ -710,43 +769,98 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         if partial or not self.early_stopping:
             return False
         if self.early_stopping == "auto":
-            if self.init != "pca" or not self._judged_by_reconstruction:
+            if not self._starts_at_pca() or not self._judged_by_reconstruction:
                 return False
             n_held_out = math.ceil(self.validation_fraction * n_samples)
             return _MIN_VALIDATION_ROWS <= n_held_out < n_samples
         return True
 
-    def _build(self, X, hidden_layer_sizes, layer_seeds, corruption_seed, start):
-        """Build and compile a new network for ``X``; return ``(model, encoder, decoder)``.
+    def _starts_at_pca(self):
+        """Whether a new network starts as PCA: ``init="pca"`` and a ready network."""
+        return self.init == "pca" and self.encoder is None
 
-        ``start`` is PCA's ``(mean, components)`` to start from, or None for a random
-        start (see :mod:`._start`).
+    def _checked_network(self, n_features):
+        """Check the parameters that choose the network; return the input shape."""
+        if (self.encoder is None) != (self.decoder is None):
+            raise ValueError(
+                "encoder and decoder go together: pass both, or neither for the ready "
+                f"network; got encoder={self.encoder!r} and decoder={self.decoder!r}."
+            )
+        if self.encoder is not None and self.network != "dense":
+            raise ValueError(
+                f"network={self.network!r} chooses a ready network, but encoder and "
+                "decoder are given: leave network at its default."
+            )
+        if self.encoder is None and self.loss == "binary_crossentropy":
+            if self.output_activation != "sigmoid":
+                raise ValueError(
+                    'loss="binary_crossentropy" needs output_activation="sigmoid", got '
+                    f"output_activation={self.output_activation!r}."
+                )
+        if self.input_shape is None:
+            if self.network == "conv":
+                raise ValueError(
+                    'network="conv" needs input_shape, the shape of one image, for '
+                    "example input_shape=(28, 28) or (28, 28, 1)."
+                )
+            return (n_features,)
+        shape = tuple(self.input_shape)
+        if not shape or not all(
+            isinstance(size, Integral) and not isinstance(size, bool) and size > 0
+            for size in shape
+        ):
+            raise ValueError(f"input_shape must hold positive integers, got {self.input_shape!r}.")
+        if math.prod(shape) != n_features:
+            raise ValueError(
+                f"input_shape={shape} holds {math.prod(shape)} values per sample, but X "
+                f"has {n_features} features."
+            )
+        return tuple(int(size) for size in shape)
+
+    def _n_layer_seeds(self, hidden_layer_sizes):
+        """How many initializer seeds the encoder and the decoder take."""
+        if self.encoder is not None:
+            return 1, 1
+        if self.network == "conv":
+            return CONV_ENCODER_SEEDS, CONV_DECODER_SEEDS
+        return len(hidden_layer_sizes) + 1, len(hidden_layer_sizes) + 1
+
+    def _networks(self, input_shape, hidden_layer_sizes, seeds, start):
+        """A new ``(encoder, decoder)`` for samples of ``input_shape``.
+
+        ``seeds`` are the encoder's and the decoder's initializer seeds; ``start`` is
+        PCA's ``(mean, components)`` to start from, or None (see :mod:`._start`).
         """
-        n_features, n_layers = X.shape[1], len(hidden_layer_sizes) + 1
-        encoder = build_encoder(
-            n_features,
-            self.encoding_dim,
-            hidden_layer_sizes,
-            self.activation,
-            seeds=layer_seeds[:n_layers],
-            alpha=self.alpha,
-            skip=start is not None,
-        )
-        decoder = build_decoder(
-            n_features,
-            self.encoding_dim,
-            hidden_layer_sizes,
-            self.activation,
-            self.output_activation,
-            seeds=layer_seeds[n_layers:],
-            alpha=self.alpha,
-            skip=start is not None,
-        )
+        encoder_seeds, decoder_seeds = seeds
+        if self.encoder is not None:
+            own = {"input_shape": input_shape, "encoding_dim": self.encoding_dim}
+            encoder = own_network(self.encoder, **own, role="encoder", seed=encoder_seeds[0])
+            decoder = own_network(self.decoder, **own, role="decoder", seed=decoder_seeds[0])
+            return wrap_encoder(encoder, **own), wrap_decoder(decoder, **own)
+        ready = {"alpha": self.alpha, "skip": start is not None}
+        if self.network == "conv":
+            encoder = build_conv_encoder(
+                input_shape, self.encoding_dim, self.activation, seeds=encoder_seeds, **ready
+            )
+            decoder = build_conv_decoder(
+                input_shape,
+                self.encoding_dim,
+                self.activation,
+                self.output_activation,
+                seeds=decoder_seeds,
+                **ready,
+            )
+        else:
+            n_features = math.prod(input_shape)
+            dense = (n_features, self.encoding_dim, hidden_layer_sizes, self.activation)
+            encoder = build_encoder(*dense, seeds=encoder_seeds, **ready)
+            decoder = build_decoder(*dense, self.output_activation, seeds=decoder_seeds, **ready)
         if start is not None:
             start_at_pca(encoder, decoder, *start, self.output_activation)
-        model = build_autoencoder(
-            encoder, decoder, corruption=self._corruption_layer(X, corruption_seed)
-        )
+        return encoder, decoder
+
+    def _compiled(self, model):
+        """``model`` compiled with the optimizer and the loss the parameters name."""
         model.compile(
             # Named, so that its variables are too: under Keras's own unique names
             # ("adam_7/..."), TensorFlow keeps a kernel for each new variable name.
@@ -755,19 +869,25 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             ),
             loss=self.loss,
         )
-        return model, encoder, decoder
+        return model
 
     def _check_same_network(self, hidden_layer_sizes):
-        """Raise ``ValueError`` if the parameters now ask for another shape of network."""
-        fitted = tuple(
-            layer.units for layer in self.encoder_.layers if isinstance(layer, keras.layers.Dense)
-        )
-        wanted = (*hidden_layer_sizes, self.encoding_dim)
-        if fitted != wanted:
+        """Raise ``ValueError`` if the parameters now ask for another shape of network.
+
+        The code's size is checked for every network, the hidden layers for the ready
+        Dense network alone (with another network, ``hidden_layer_sizes`` is unused).
+        """
+        n_codes = self.encoder_.output_shape[-1]
+        fitted = describe_autoencoder(self.model_)
+        hidden = None if fitted is None else tuple(units for units, *_ in fitted["encoder"][:-1])
+        same_hidden = hidden is None or self.encoder is not None or self.network != "dense"
+        if n_codes != self.encoding_dim or not (same_hidden or hidden == hidden_layer_sizes):
+            shape = f"a code of {n_codes} values"
+            if hidden is not None:
+                shape = f"layers with {hidden} hidden units and {shape}"
             raise ValueError(
-                "warm_start and partial_fit go on training the fitted network, whose layers "
-                f"have {fitted[:-1]} hidden units and a code of {fitted[-1]} values; the "
-                f"parameters now ask for hidden_layer_sizes={hidden_layer_sizes} and "
-                f"encoding_dim={self.encoding_dim}. Set warm_start=False, or clone the "
-                "estimator, to fit a new network."
+                f"warm_start and partial_fit go on training the fitted network, which has "
+                f"{shape}; the parameters now ask for hidden_layer_sizes="
+                f"{hidden_layer_sizes} and encoding_dim={self.encoding_dim}. Set "
+                "warm_start=False, or clone the estimator, to fit a new network."
             )

@@ -42,10 +42,12 @@ class DenoisingAutoencoderTransformer(AutoencoderTransformer):
         ``"gaussian"``, a probability in [0, 1] otherwise. 0 trains a plain
         autoencoder.
 
-    init, hidden_layer_sizes, activation, output_activation, loss, optimizer, \
-learning_rate, alpha, batch_size, epochs, early_stopping, validation_fraction, \
-n_iter_no_change, tol, shuffle, random_state, verbose, warm_start
-        As for :class:`AutoencoderTransformer`. ``random_state`` also seeds the noise;
+    network, encoder, decoder, input_shape, init, hidden_layer_sizes, activation, \
+output_activation, loss, optimizer, learning_rate, alpha, batch_size, epochs, \
+early_stopping, validation_fraction, n_iter_no_change, tol, shuffle, random_state, \
+verbose, warm_start
+        As for :class:`AutoencoderTransformer`. The corruption acts on the rows
+        before they reach the encoder, yours too. ``random_state`` also seeds the noise;
         ``noise`` and ``noise_level``, like the network's shape, keep the values of the
         fit that built the network when training continues.
         The network starts at PCA of the clean training rows, as the plain
@@ -132,6 +134,10 @@ n_iter_no_change, tol, shuffle, random_state, verbose, warm_start
         *,
         noise="gaussian",
         noise_level=0.1,
+        network="dense",
+        encoder=None,
+        decoder=None,
+        input_shape=None,
         init="pca",
         hidden_layer_sizes=(256,),
         activation="relu",
@@ -153,6 +159,10 @@ n_iter_no_change, tol, shuffle, random_state, verbose, warm_start
     ):
         super().__init__(
             encoding_dim,
+            network=network,
+            encoder=encoder,
+            decoder=decoder,
+            input_shape=input_shape,
             init=init,
             hidden_layer_sizes=hidden_layer_sizes,
             activation=activation,

@@ -106,18 +106,64 @@ def apply_dense_layers(layers, X):
     return h
 
 
-def apply_networks(networks, X):
-    """Run ``X`` through each network's layers in turn (an encoder, then a decoder)."""
-    for layers in networks:
-        X = apply_dense_layers(layers, X)
-    return X
+class Forward:
+    """A network's forward pass, run on chunks of rows held in numpy arrays.
+
+    Two implementations: :class:`DenseForward`, numpy's products over the ``Dense``
+    layers of the networks that :mod:`._network` builds from ``hidden_layer_sizes``,
+    and :class:`._compiled.CompiledForward`, a function compiled by the backend for any
+    other network. :func:`forward_function` picks one; the estimator never knows which.
+
+    Attributes
+    ----------
+    rows_per_chunk : int
+        The most rows :meth:`__call__` is given at once: as many as keep the widest
+        layer's activations near :data:`CHUNK_VALUES` values.
+    """
+
+    rows_per_chunk = 1
+
+    def __call__(self, rows):
+        """The network's output for ``rows`` (at most :attr:`rows_per_chunk` of them),
+        as a new array in the network's float type."""
+        raise NotImplementedError
 
 
-def chunks(n_rows, layers):
-    """Slices of ``range(n_rows)`` small enough to bound the memory of a forward pass."""
-    widest = max(max(kernel.shape) for kernel, *_ in layers)
-    step = max(1, CHUNK_VALUES // widest)
-    return [slice(start, start + step) for start in range(0, n_rows, step)]
+class DenseForward(Forward):
+    """The numpy forward pass over ``model``'s layers (see :func:`dense_layers`), with
+    the weights they hold when it is made."""
+
+    def __init__(self, model):
+        self.layers = dense_layers(model)
+        widest = max(max(kernel.shape) for kernel, *_ in self.layers)
+        self.rows_per_chunk = max(1, CHUNK_VALUES // widest)
+
+    def __call__(self, rows):
+        return apply_dense_layers(self.layers, rows)
+
+
+def forward_function(model):
+    """The fastest :class:`Forward` that runs ``model``: numpy's for a stack of
+    ``Dense`` layers this module can run, else a compiled one."""
+    if is_dense_stack(model):
+        return DenseForward(model)
+    from ._compiled import compiled_forward
+
+    return compiled_forward(model)
+
+
+def is_dense_stack(model):
+    """Whether :func:`dense_layers` can run ``model``."""
+    try:
+        dense_layers(model)
+    except ValueError:
+        return False
+    return True
+
+
+def row_chunks(n_rows, rows_per_chunk):
+    """Slices of ``range(n_rows)`` of at most ``rows_per_chunk`` rows each."""
+    return [slice(start, start + rows_per_chunk) for start in range(0, n_rows, rows_per_chunk)]
 
 
 def check_finite(output, X):
@@ -139,23 +185,27 @@ def check_finite(output, X):
     return output
 
 
-def forward(layers, X):
-    """Run all rows of ``X`` through ``layers``, chunk by chunk."""
-    n_outputs = layers[-1][0].shape[1]
-    output = np.empty((X.shape[0], n_outputs), dtype=layers[-1][0].dtype)
-    for rows in chunks(X.shape[0], layers):
-        output[rows] = apply_dense_layers(layers, X[rows])
+def forward(function, X):
+    """Run all rows of ``X`` through ``function`` (a :class:`Forward`), chunk by chunk."""
+    output = None  # made once the first chunk gives the output's width and float type
+    for rows in row_chunks(X.shape[0], function.rows_per_chunk):
+        chunk = function(X[rows])
         release_pages(X)
+        if output is None:
+            output = np.empty((X.shape[0], *chunk.shape[1:]), dtype=chunk.dtype)
+        output[rows] = chunk
     return check_finite(output, X)
 
 
-def reconstruction_errors(encoder_layers, decoder_layers, X):
-    """Mean squared reconstruction error of each row of ``X``, as float64."""
+def reconstruction_errors(encoder, decoder, X):
+    """Mean squared reconstruction error of each row of ``X`` through ``encoder`` then
+    ``decoder`` (each a :class:`Forward`), as float64."""
     errors = np.empty(X.shape[0], dtype=np.float64)
-    for rows in chunks(X.shape[0], encoder_layers + decoder_layers):
+    step = min(encoder.rows_per_chunk, decoder.rows_per_chunk)
+    for rows in row_chunks(X.shape[0], step):
         chunk = X[rows]
         with np.errstate(over="ignore", invalid="ignore"):  # checked below
-            residual = chunk - apply_networks((encoder_layers, decoder_layers), chunk)
+            residual = chunk - decoder(encoder(chunk))
             errors[rows] = np.mean(np.square(residual), axis=1, dtype=np.float64)
         release_pages(X)
     return check_finite(errors, X)

@@ -4,6 +4,10 @@ Nothing here knows scikit-learn: the estimator decides the widths, activations a
 seeds, and these functions turn them into Keras models.
 """
 
+import copy
+import inspect
+import math
+
 import keras
 
 ENCODER_NAME = "encoder"
@@ -115,6 +119,236 @@ def build_decoder(
         n_features, output_activation, seed=seeds[-1], alpha=alpha, name="reconstruction"
     )(_last_inputs(codes, hidden, skip, DECODER_SKIP))
     return keras.Model(codes, reconstruction, name=DECODER_NAME)
+
+
+# The filters of the convolutional encoder's stride-2 convolutions, from the input on;
+# the decoder mirrors them.
+CONV_FILTERS = (32, 64)
+# Initializer seeds of the convolutional networks: one per convolution and the code
+# layer; the decoder's Dense layer, its convolutions, the last one and the linear map.
+CONV_ENCODER_SEEDS = len(CONV_FILTERS) + 1
+CONV_DECODER_SEEDS = len(CONV_FILTERS) + 3
+
+
+def image_shape(input_shape):
+    """``input_shape`` as ``(height, width, channels)`` for the convolutional networks;
+    ``ValueError`` where they cannot take it."""
+    shape = tuple(input_shape) + (1,) * (len(input_shape) == 2)
+    if len(shape) != 3 or shape[0] % 4 or shape[1] % 4:
+        raise ValueError(
+            'network="conv" takes images: input_shape (height, width) or (height, width, '
+            f"channels) with height and width multiples of 4, got input_shape={input_shape}."
+        )
+    return shape
+
+
+def _conv(filters, activation, *, seed, alpha, name, transpose=False, strides=2):
+    layer = keras.layers.Conv2DTranspose if transpose else keras.layers.Conv2D
+    return layer(
+        filters,
+        3,
+        strides=strides,
+        padding="same",
+        activation=activation,
+        kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
+        kernel_regularizer=keras.regularizers.L2(alpha) if alpha > 0 else None,
+        name=name,
+    )
+
+
+def build_conv_encoder(input_shape, encoding_dim, activation, *, seeds, alpha, skip=False):
+    """Build the convolutional encoder: rows -> images -> stride-2 convolutions -> code.
+
+    Each row of ``prod(input_shape)`` values is reshaped to an image of
+    :func:`image_shape`, which :data:`CONV_FILTERS` convolutions of 3 x 3 and stride 2
+    shrink; a linear ``Dense`` layer maps what they give to the code. With ``skip``,
+    the code layer also sees the row itself, as :func:`build_encoder`'s does.
+    ``seeds`` holds :data:`CONV_ENCODER_SEEDS` initializer seeds.
+    """
+    shape = image_shape(input_shape)
+    inputs = keras.Input(shape=(math.prod(shape),), name="features")
+    hidden = keras.layers.Reshape(shape, name="image")(inputs)
+    for depth, (filters, seed) in enumerate(zip(CONV_FILTERS, seeds[:-1], strict=True), 1):
+        hidden = _conv(filters, activation, seed=seed, alpha=alpha, name=f"encoder_conv_{depth}")(
+            hidden
+        )
+    hidden = keras.layers.Flatten(name="encoder_flatten")(hidden)
+    code = _dense(encoding_dim, None, seed=seeds[-1], alpha=alpha, name="code")(
+        _last_inputs(inputs, hidden, skip, ENCODER_SKIP)
+    )
+    return keras.Model(inputs, code, name=ENCODER_NAME)
+
+
+def build_conv_decoder(
+    input_shape, encoding_dim, activation, output_activation, *, seeds, alpha, skip=False
+):
+    """Build the convolutional decoder, the mirror of :func:`build_conv_encoder`.
+
+    A ``Dense`` layer maps the code to the smallest feature maps, transposed
+    convolutions of stride 2 grow them back to the image's size, and a last linear
+    convolution (``"reconstruction_correction"``) gives one map per channel, flattened
+    to a row, then ``output_activation``. With ``skip``, a linear ``Dense`` map of the
+    code (``"reconstruction"``) is added before the activation: the PCA start sets it
+    to PCA's reconstruction and the last convolution to zero. ``seeds`` holds
+    :data:`CONV_DECODER_SEEDS` initializer seeds.
+    """
+    height, width, channels = image_shape(input_shape)
+    scale = 2 ** len(CONV_FILTERS)
+    smallest = (height // scale, width // scale, CONV_FILTERS[-1])
+    codes = keras.Input(shape=(encoding_dim,), name="codes")
+    hidden = _dense(
+        math.prod(smallest), activation, seed=seeds[0], alpha=alpha, name="decoder_hidden"
+    )(codes)
+    hidden = keras.layers.Reshape(smallest, name="decoder_maps")(hidden)
+    for depth, (filters, seed) in enumerate(
+        zip(reversed(CONV_FILTERS), seeds[1:-2], strict=True), 1
+    ):
+        hidden = _conv(
+            filters,
+            activation,
+            seed=seed,
+            alpha=alpha,
+            name=f"decoder_conv_{depth}",
+            transpose=True,
+        )(hidden)
+    maps = _conv(
+        channels, None, seed=seeds[-2], alpha=alpha, name="reconstruction_correction", strides=1
+    )(hidden)
+    output = keras.layers.Flatten(name="decoder_flatten")(maps)
+    if skip:
+        linear = _dense(
+            height * width * channels, None, seed=seeds[-1], alpha=alpha, name="reconstruction"
+        )(codes)
+        output = keras.layers.Add(name=DECODER_SKIP)([linear, output])
+    output = keras.layers.Activation(output_activation, name="output")(output)
+    return keras.Model(codes, output, name=DECODER_NAME)
+
+
+_CONVOLUTIONS = (
+    keras.layers.Conv1D,
+    keras.layers.Conv2D,
+    keras.layers.Conv3D,
+    keras.layers.Conv1DTranspose,
+    keras.layers.Conv2DTranspose,
+    keras.layers.Conv3DTranspose,
+    keras.layers.DepthwiseConv1D,
+    keras.layers.DepthwiseConv2D,
+    keras.layers.SeparableConv1D,
+    keras.layers.SeparableConv2D,
+)
+
+
+def all_layers(model):
+    """Every layer of ``model``, those of the models nested in it too."""
+    layers, found = list(model.layers), []
+    while layers:
+        layer = layers.pop(0)
+        found.append(layer)
+        layers.extend(getattr(layer, "layers", []))
+    return found
+
+
+def has_convolutions(model):
+    """Whether any layer of ``model`` (nested ones too) is one of Keras's convolutions."""
+    return any(isinstance(layer, _CONVOLUTIONS) for layer in all_layers(model))
+
+
+def _takes_seed(builder):
+    """Whether ``builder`` accepts a ``seed`` keyword argument."""
+    try:
+        parameters = inspect.signature(builder).parameters
+    except (TypeError, ValueError):
+        return False
+    return "seed" in parameters or any(
+        parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters.values()
+    )
+
+
+def own_network(network, input_shape, encoding_dim, *, role, seed):
+    """A new Keras model from a user's ``encoder`` or ``decoder`` parameter.
+
+    ``network`` is a ``keras.Model``, copied (weights included) so that training never
+    changes the model passed, or a builder called as ``network(input_shape,
+    encoding_dim)``, with ``seed=seed`` too where it takes a ``seed``. ``role`` is
+    ``"encoder"`` or ``"decoder"``, for the error messages. Raises ``TypeError`` for
+    anything that gives no ``keras.Model``.
+    """
+    if isinstance(network, keras.Model):
+        try:
+            return copy.deepcopy(network)
+        except Exception as error:  # Keras copies through its serialization
+            raise TypeError(
+                f"{role}={network.name!r} cannot be copied ({error}): each fit trains its "
+                "own copy of a model passed as an instance. Use Keras's own layers and "
+                "layers registered with keras.saving.register_keras_serializable, or "
+                "pass a function that builds the model."
+            ) from error
+    kwargs = {"seed": seed} if _takes_seed(network) else {}
+    try:
+        model = network(tuple(input_shape), encoding_dim, **kwargs)
+    except Exception as error:  # whatever the builder or its layers raise
+        kind = TypeError if isinstance(error, TypeError) else ValueError
+        raise kind(
+            f"{role}={network!r} could not build a network for input_shape="
+            f"{tuple(input_shape)} and encoding_dim={encoding_dim}: {error}"
+        ) from error
+    if not isinstance(model, keras.Model):
+        raise TypeError(
+            f"{role}={network!r} returned {type(model).__name__}, not a keras.Model. A "
+            f"builder is called as {role}(input_shape, encoding_dim) and returns a new "
+            "keras.Model."
+        )
+    return model
+
+
+def _symbolic_call(model, shape, role):
+    """``model`` called on a symbolic batch of ``shape``; ``ValueError`` if it fails
+    or gives more than one output."""
+    try:
+        output = model(keras.KerasTensor((None, *shape)))
+    except Exception as error:  # whatever the model's own layers raise
+        raise ValueError(
+            f"The {role} cannot take inputs of shape {shape} (the batch first): {error}"
+        ) from error
+    if not isinstance(output, keras.KerasTensor):
+        raise ValueError(f"The {role} must give one output, got {type(output).__name__}.")
+    return output
+
+
+def _check_shape(output, expected, role, what):
+    if tuple(output.shape[1:]) != tuple(expected):
+        raise ValueError(
+            f"The {role} gives {what} of shape {tuple(output.shape[1:])} per sample; "
+            f"{tuple(expected)} expected."
+        )
+
+
+def wrap_encoder(network, input_shape, encoding_dim):
+    """The estimator's encoder around a user's: rows of ``prod(input_shape)`` values,
+    reshaped to ``input_shape``, to codes of ``encoding_dim`` values."""
+    n_features = math.prod(input_shape)
+    features = keras.Input(shape=(n_features,), name="features")
+    samples = features
+    if tuple(input_shape) != (n_features,):
+        samples = keras.layers.Reshape(input_shape, name="samples")(features)
+    _check_shape(
+        _symbolic_call(network, input_shape, "encoder"), (encoding_dim,), "encoder", "codes"
+    )
+    return keras.Model(features, network(samples), name=ENCODER_NAME)
+
+
+def wrap_decoder(network, input_shape, encoding_dim):
+    """The estimator's decoder around a user's: codes to samples of ``input_shape``,
+    flattened to rows."""
+    n_features = math.prod(input_shape)
+    _check_shape(
+        _symbolic_call(network, (encoding_dim,), "decoder"), input_shape, "decoder", "samples"
+    )
+    codes = keras.Input(shape=(encoding_dim,), name="codes")
+    output = network(codes)
+    if tuple(input_shape) != (n_features,):
+        output = keras.layers.Reshape((n_features,), name="rows")(output)
+    return keras.Model(codes, output, name=DECODER_NAME)
 
 
 def build_autoencoder(encoder, decoder, corruption=None):

@@ -1,6 +1,6 @@
 """Saving an estimator to one file that loads no code: ``est.save(path)`` / ``load(path)``.
 
-The file is a zip archive of two members:
+The file is a zip archive of these members:
 
 - ``estimator.json``: the format's name and version, the class, the parameters and
   the fitted attributes (arrays, tuples and numbers in plain JSON);
@@ -8,10 +8,18 @@ The file is a zip archive of two members:
   ``.keras`` format, loaded back with ``safe_mode=True`` so that no Python code in the
   file (a ``Lambda`` layer's, say) ever runs.
 
+An ``encoder`` or ``decoder`` parameter that is a Keras model is kept as one more
+``.keras`` member, loaded the same way. One that is a builder function is kept by the
+name Keras registered it under (``keras.saving.register_keras_serializable``), and a
+``functools.partial`` of one with its arguments: loading looks the name up among the
+functions registered in the loading process, as Keras's safe mode does for layers, and
+imports or runs nothing the file names.
+
 Pickle, by contrast, runs whatever code the file names when it loads: load a pickle only
 when you wrote it yourself.
 """
 
+import functools
 import json
 import tempfile
 import zipfile
@@ -27,6 +35,64 @@ _JSON_MEMBER, _MODEL_MEMBER = "estimator.json", "model.keras"
 _MODEL_ATTRIBUTES = ("model_", "encoder_", "decoder_")
 # Private state that scikit-learn keeps on an estimator and a round trip must keep.
 _PRIVATE_STATE = ("_sklearn_output_config",)
+# The parameters that may hold a user's network: a Keras model or a builder.
+_NETWORK_PARAMS = ("encoder", "decoder")
+
+
+def _registered_name(function, name):
+    """The name Keras registered ``function`` under; ``TypeError`` if it is not."""
+    registered = keras.saving.get_registered_name(function)
+    if keras.saving.get_registered_object(registered) is not function:
+        raise TypeError(
+            f"{name}={function!r} cannot be saved in the safe format: register the "
+            "function with @keras.saving.register_keras_serializable(), so that load "
+            "finds it by name, or pickle the estimator instead."
+        )
+    return registered
+
+
+def _network_to_json(value, name, members):
+    """A network parameter as JSON; a model goes into ``members`` (name -> model)."""
+    if value is None:
+        return None
+    if isinstance(value, keras.Model):
+        members[f"{name}.keras"] = value
+        return {"keras_model": f"{name}.keras"}
+    if isinstance(value, functools.partial):
+        return {
+            "partial": _registered_name(value.func, name),
+            "args": _to_json(list(value.args), name),
+            "keywords": _to_json(dict(value.keywords), name),
+        }
+    return {"registered": _registered_name(value, name)}
+
+
+def _network_from_json(value, members):
+    """A network parameter from its JSON; ``members`` holds the archive's files."""
+    if value is None:
+        return None
+    if value.keys() == {"keras_model"}:
+        return _load_keras(members[value["keras_model"]])
+    registered = value.get("partial", value.get("registered"))
+    function = keras.saving.get_registered_object(registered)
+    if function is None:
+        raise ValueError(
+            f"it names the builder {registered!r}, which is not registered in this "
+            "process: import the module that registers it before loading"
+        )
+    if "partial" in value:
+        return functools.partial(
+            function, *_from_json(value["args"]), **_from_json(value["keywords"])
+        )
+    return function
+
+
+def _load_keras(model_bytes):
+    """A Keras model from the bytes of a ``.keras`` file, in safe mode."""
+    with tempfile.TemporaryDirectory() as folder:
+        model_path = Path(folder) / _MODEL_MEMBER
+        model_path.write_bytes(model_bytes)
+        return keras.saving.load_model(model_path, safe_mode=True)
 
 
 def _is_fitted_attribute(name):
@@ -84,26 +150,32 @@ def save(estimator, path):
         for name, value in vars(estimator).items()
         if name in _PRIVATE_STATE
     }
+    members = {}
+    params = {
+        name: _network_to_json(value, name, members)
+        if name in _NETWORK_PARAMS
+        else _to_json(value, name)
+        for name, value in estimator.get_params(deep=False).items()
+    }
+    if hasattr(estimator, "model_"):
+        members[_MODEL_MEMBER] = estimator.model_
     document = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "sk_autoencoder_version": __version__,
         "keras_version": keras.__version__,
         "class": type(estimator).__name__,
-        "params": {
-            name: _to_json(value, name) for name, value in estimator.get_params(deep=False).items()
-        },
+        "params": params,
         "fitted": fitted if hasattr(estimator, "model_") else None,
         "private": private,
     }
     with tempfile.TemporaryDirectory() as folder:
-        model_path = Path(folder) / _MODEL_MEMBER
-        if hasattr(estimator, "model_"):
-            estimator.model_.save(model_path)
+        for member, model in members.items():
+            model.save(Path(folder) / member)
         with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             archive.writestr(_JSON_MEMBER, json.dumps(document, indent=1))
-            if model_path.exists():
-                archive.write(model_path, _MODEL_MEMBER)
+            for member in members:
+                archive.write(Path(folder) / member, member)
 
 
 def load(path):
@@ -126,7 +198,6 @@ def load(path):
         read, or is damaged.
     """
     from . import AutoencoderTransformer, DenoisingAutoencoderTransformer, __version__
-    from ._inference import dense_layers
     from ._network import split_autoencoder
 
     classes = {
@@ -135,9 +206,7 @@ def load(path):
     try:
         with zipfile.ZipFile(path) as archive:
             document = json.loads(archive.read(_JSON_MEMBER))
-            model_bytes = (
-                archive.read(_MODEL_MEMBER) if _MODEL_MEMBER in archive.namelist() else None
-            )
+            members = {name: archive.read(name) for name in archive.namelist()}
     except (
         zipfile.BadZipFile,
         KeyError,
@@ -162,7 +231,12 @@ def load(path):
     if cls is None:
         raise ValueError(f"{path} names an unknown estimator class {document.get('class')!r}.")
     try:
-        params = {name: _from_json(value) for name, value in document["params"].items()}
+        params = {
+            name: _network_from_json(value, members)
+            if name in _NETWORK_PARAMS
+            else _from_json(value)
+            for name, value in document["params"].items()
+        }
         estimator = cls(**params)
         estimator._validate_params()
         private = {name: _from_json(value) for name, value in document["private"].items()}
@@ -177,23 +251,18 @@ def load(path):
             raise ValueError(f"unexpected fitted attributes {sorted(state)}")
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise ValueError(f"{path} holds invalid estimator data: {error}") from error
+    except Exception as error:  # a network parameter's model: Keras raises many kinds
+        raise ValueError(f"{path} holds a Keras model that cannot be loaded: {error}") from error
     if state is None:
         return estimator
 
-    if model_bytes is None:
+    if _MODEL_MEMBER not in members:
         raise ValueError(f"{path} records a fitted estimator but holds no model.")
-    with tempfile.TemporaryDirectory() as folder:
-        model_path = Path(folder) / _MODEL_MEMBER
-        model_path.write_bytes(model_bytes)
-        try:
-            model = keras.saving.load_model(model_path, safe_mode=True)
-            encoder, decoder = split_autoencoder(model)
-            # Only chains of Dense layers with known activations can be run.
-            dense_layers(encoder), dense_layers(decoder)
-        except Exception as error:  # Keras raises many kinds; all mean "not loadable".
-            raise ValueError(
-                f"{path} holds a Keras model that cannot be loaded: {error}"
-            ) from error
+    try:
+        model = _load_keras(members[_MODEL_MEMBER])
+        encoder, decoder = split_autoencoder(model)
+    except Exception as error:  # Keras raises many kinds; all mean "not loadable".
+        raise ValueError(f"{path} holds a Keras model that cannot be loaded: {error}") from error
     n_features = state.get("n_features_in_")
     if encoder.input_shape[-1] != n_features or encoder.output_shape[-1] != params["encoding_dim"]:
         raise ValueError(

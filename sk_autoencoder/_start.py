@@ -35,6 +35,10 @@ COVARIANCE_FEATURES = 2048
 # mean is clipped this far inside the activation's range, where the slope is not flat.
 _MARGIN = 0.05
 
+# The layer of the convolutional decoder whose output is added to the reconstruction
+# layer's (see _network.build_conv_decoder): it starts at zero.
+CORRECTION = "reconstruction_correction"
+
 
 def sample_rows(rows, n_samples, rng):
     """The rows (sorted) PCA is fitted on: ``rows`` (all of ``n_samples`` when None),
@@ -125,7 +129,8 @@ def start_at_pca(encoder, decoder, mean, components, output_activation):
     the untrained autoencoder is PCA exactly; with a sigmoid or tanh output its
     reconstruction is PCA's to first order around the mean. A code unit beyond the
     data's features starts at zero (a zero column of the projection) and keeps its
-    random reconstruction row, which lets its gradient reach it.
+    random reconstruction row, which lets its gradient reach it. The convolutional
+    decoder's last convolution, added to the output layer's map, starts at zero.
     """
     code, reconstruction = encoder.get_layer("code"), decoder.get_layer("reconstruction")
     # The variables' values, not get_weights: on JAX that goes through numpy's
@@ -145,3 +150,9 @@ def start_at_pca(encoder, decoder, mean, components, output_activation):
     new[:n_codes][unused] = kernel[:n_codes][unused]
     reconstruction.kernel.assign(new)
     reconstruction.bias.assign(bias.astype(kernel.dtype))
+    # The convolutional decoder adds its last convolution's maps to the linear map.
+    names = {layer.name for layer in decoder.layers}
+    if CORRECTION in names:
+        correction = decoder.get_layer(CORRECTION)
+        for variable in (correction.kernel, correction.bias):
+            variable.assign(np.zeros(variable.shape, kernel.dtype))

@@ -20,6 +20,7 @@ import keras
 import numpy as np
 
 from ._layers import _TrainingCorruption
+from ._network import describe_autoencoder, has_convolutions
 from ._quiet import info_lines_held_back
 
 BACKENDS = ("tensorflow", "jax")
@@ -120,12 +121,13 @@ class Steps:
         """Return the same sum as :meth:`train` for a chunk, without training."""
         raise NotImplementedError
 
-    def trainable_values(self):
-        """The current trainable weights, as numpy arrays."""
+    def weight_values(self):
+        """The model's current variables (trainable weights, then the others, such as
+        batch normalization's moving statistics), as numpy arrays."""
         raise NotImplementedError
 
     def restore(self, values):
-        """Set the trainable weights to ``values`` (from :meth:`trainable_values`)."""
+        """Set the model's variables to ``values`` (from :meth:`weight_values`)."""
         raise NotImplementedError
 
     def finish(self, model):
@@ -142,7 +144,8 @@ class _JaxSteps(Steps):
     ``stateless_apply``). Chunks are padded to ``chunk_batches`` batches (the padding
     is never run) of ``batch_size`` rows, so that one compiled function serves every
     chunk: an epoch's shorter last batch is padded with copies of a row that its loss
-    leaves out, rather than compiled for again.
+    leaves out, rather than compiled for again (but in networks whose rows interact:
+    see :meth:`_arguments`).
     """
 
     def __init__(self, network, chunk_batches, batch_size, xla=False):
@@ -151,6 +154,7 @@ class _JaxSteps(Steps):
 
         self._jax = jax
         self._state = None
+        self._pads_batches = describe_autoencoder(network) is not None
         loss_function = keras.losses.get(network.loss)
         optimizer = network.optimizer
 
@@ -221,14 +225,19 @@ class _JaxSteps(Steps):
         self._resident = None if resident is None else self._jax.device_put(resident)
 
     def _arguments(self, rows, positions):
-        """``(rows, positions, n_batches, width)``, padded to full chunks of full batches.
+        """``(rows, positions, n_batches, width)``, padded to full chunks of batches.
 
-        ``width`` is the chunk's batch size. The padding picks row 0, which is data.
+        ``width`` is the chunk's batch size. A short batch is padded to a full one
+        with row 0, which is data, only where each row's output depends on that row
+        alone (the Dense networks :mod:`._network` builds): in any other network
+        (batch normalization, say) padding would change the batch's statistics, so
+        the short batch runs at its own width, compiled once more.
         """
         n_batches, width = positions.shape
+        full = (self.chunk_batches, self.batch_size if self._pads_batches else width)
         padded = positions
-        if positions.shape != (self.chunk_batches, self.batch_size):
-            padded = np.zeros((self.chunk_batches, self.batch_size), np.int32)
+        if positions.shape != full:
+            padded = np.zeros(full, np.int32)
             padded[:n_batches, :width] = positions
         if rows is not None and len(rows) < padded.size:
             rows = np.concatenate(
@@ -245,11 +254,13 @@ class _JaxSteps(Steps):
     def evaluate(self, rows, positions):
         return self._evaluate_chunk(self._state, *self._arguments(rows, positions))
 
-    def trainable_values(self):
-        return [np.array(value) for value in self._state[0]]
+    def weight_values(self):
+        return [np.array(value) for group in self._state[:2] for value in group]
 
     def restore(self, values):
-        self._state = ([self._jax.numpy.asarray(value) for value in values], *self._state[1:])
+        n_trainable = len(self._state[0])
+        values = [self._jax.numpy.asarray(value) for value in values]
+        self._state = (values[:n_trainable], values[n_trainable:], self._state[2])
 
     def finish(self, model):
         for group, values in zip(self._groups(model), self._state, strict=True):
@@ -360,6 +371,8 @@ class _TensorFlowSteps(Steps):
             xla = False
         if any(isinstance(layer, _TrainingCorruption) for layer in network.layers):
             xla = False
+        if has_convolutions(network):
+            xla = False
 
         def train_chunk(rows, positions):
             return over_batches(rows, positions, train_step)
@@ -402,11 +415,11 @@ class _TensorFlowSteps(Steps):
     def evaluate(self, rows, positions):
         return self._evaluate(self._resident if rows is None else rows, positions)
 
-    def trainable_values(self):
-        return [variable.value.numpy() for variable in self.network.trainable_variables]
+    def weight_values(self):
+        return [variable.value.numpy() for variable in self.network.variables]
 
     def restore(self, values):
-        self._copy(values, self.network.trainable_variables)
+        self._copy(values, self.network.variables)
 
     def finish(self, model):
         if model is not self.network:

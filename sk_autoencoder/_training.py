@@ -256,7 +256,7 @@ def train(
         if keep_start:
             monitored = validation if validating else Batches(X, train_rows, batch_size, **common)
             start_loss = _mean_loss(steps.evaluate, monitored, 0)
-            start_weights = steps.trainable_values()
+            start_weights = steps.weight_values()
             if validating:
                 patience.best, best_weights, kept_epoch = start_loss, start_weights, 0
         for epoch in range(first_epoch, first_epoch + epochs):
@@ -277,7 +277,7 @@ def train(
                 progress.update(batches.n_batches, values=logs, finalize=True)
             improved, stop = patience.update(logs[-1][1])
             if validating and improved:
-                best_weights, kept_epoch = steps.trainable_values(), epoch - first_epoch + 1
+                best_weights, kept_epoch = steps.weight_values(), epoch - first_epoch + 1
             if stop and epoch > first_epoch:
                 stopped_early = True
                 break

@@ -1,5 +1,7 @@
 """scikit-learn's own estimator checks, every one of them, none expected to fail."""
 
+import functools
+
 import pytest
 from sklearn.utils.estimator_checks import (
     check_estimators_partial_fit_n_features,
@@ -8,12 +10,21 @@ from sklearn.utils.estimator_checks import (
 
 from sk_autoencoder import AutoencoderTransformer, DenoisingAutoencoderTransformer
 
+from .networks import dense_decoder, dense_encoder
+
 ESTIMATORS = [
     AutoencoderTransformer(hidden_layer_sizes=(4,), epochs=3, random_state=0),
     DenoisingAutoencoderTransformer(
         noise="salt_and_pepper",
         noise_level=0.2,
         hidden_layer_sizes=(4,),
+        epochs=3,
+        random_state=0,
+    ),
+    # A network of one's own, with batch normalization and dropout: compiled inference.
+    AutoencoderTransformer(
+        encoder=functools.partial(dense_encoder, width=4),
+        decoder=functools.partial(dense_decoder, width=4),
         epochs=3,
         random_state=0,
     ),

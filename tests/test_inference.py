@@ -7,10 +7,11 @@ from numpy.testing import assert_allclose
 
 from sk_autoencoder._inference import (
     ACTIVATIONS,
-    chunks,
+    DenseForward,
     dense_layers,
     forward,
     reconstruction_errors,
+    row_chunks,
 )
 from sk_autoencoder._network import build_autoencoder, build_decoder, build_encoder
 
@@ -24,7 +25,7 @@ def test_each_activation_matches_keras(activation):
     model = keras.Model(inputs, outputs)
     expected = keras.ops.convert_to_numpy(model(x))
     with np.errstate(all="raise"):
-        got = forward(dense_layers(model), x)
+        got = forward(DenseForward(model), x)
     assert_allclose(got, expected, rtol=2e-6, atol=1e-6)
 
 
@@ -38,12 +39,12 @@ def test_forward_matches_the_keras_networks(activation, skip):
     autoencoder = build_autoencoder(encoder, decoder)
     X = np.random.default_rng(0).normal(size=(50, 7))
     x = X.astype(np.float32)
-    codes = forward(dense_layers(encoder), X)
+    codes = forward(DenseForward(encoder), X)
     assert_allclose(codes, keras.ops.convert_to_numpy(encoder(x)), rtol=1e-5, atol=1e-6)
     reconstruction = keras.ops.convert_to_numpy(autoencoder(x))
-    assert_allclose(forward(dense_layers(decoder), codes), reconstruction, rtol=1e-5, atol=1e-6)
+    assert_allclose(forward(DenseForward(decoder), codes), reconstruction, rtol=1e-5, atol=1e-6)
     assert_allclose(
-        reconstruction_errors(dense_layers(encoder), dense_layers(decoder), X),
+        reconstruction_errors(DenseForward(encoder), DenseForward(decoder), X),
         np.mean((X - reconstruction) ** 2, axis=1),
         rtol=1e-5,
     )
@@ -53,7 +54,7 @@ def test_forward_matches_the_keras_networks(activation, skip):
         kernel, bias = code.get_weights()
         kernel[:7] = 0
         code.set_weights([kernel, bias])
-        assert not np.allclose(forward(dense_layers(encoder), X), codes, atol=1e-3)
+        assert not np.allclose(forward(DenseForward(encoder), X), codes, atol=1e-3)
 
 
 def test_only_networks_built_here_are_run():
@@ -66,15 +67,15 @@ def test_only_networks_built_here_are_run():
 def test_weights_are_read_on_every_call():
     encoder = build_encoder(4, 2, (), "linear", seeds=[1], alpha=0.0)
     X = np.ones((3, 4))
-    before = forward(dense_layers(encoder), X)
+    before = forward(DenseForward(encoder), X)
     encoder.get_layer("code").kernel.assign(np.zeros((4, 2)))
-    assert before.any() and not forward(dense_layers(encoder), X).any()
+    assert before.any() and not forward(DenseForward(encoder), X).any()
 
 
 def test_chunks_cover_every_row_once_and_bound_their_size(monkeypatch):
     monkeypatch.setattr("sk_autoencoder._inference.CHUNK_VALUES", 100)
-    layers = dense_layers(build_encoder(10, 2, (25,), "relu", seeds=[1, 2], alpha=0.0))
-    slices = chunks(103, layers)
+    function = DenseForward(build_encoder(10, 2, (25,), "relu", seeds=[1, 2], alpha=0.0))
+    slices = row_chunks(103, function.rows_per_chunk)
     rows = np.concatenate([np.arange(103)[piece] for piece in slices])
     np.testing.assert_array_equal(rows, np.arange(103))
     assert all(len(np.arange(103)[piece]) <= 100 // 25 for piece in slices)
@@ -82,4 +83,4 @@ def test_chunks_cover_every_row_once_and_bound_their_size(monkeypatch):
 
 def test_output_follows_the_model_float_type():
     encoder = build_encoder(4, 2, (3,), "relu", seeds=[1, 2], alpha=0.0)
-    assert forward(dense_layers(encoder), np.ones((2, 4), dtype=np.float64)).dtype == np.float32
+    assert forward(DenseForward(encoder), np.ones((2, 4), dtype=np.float64)).dtype == np.float32
