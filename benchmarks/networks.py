@@ -68,11 +68,11 @@ def estimator(epochs, batch_size, **params):
     )
 
 
-def keras_twin(fitted):
-    """A model of ``fitted``'s architecture, compiled as AutoencoderTransformer compiles it."""
+def keras_twin(network):
+    """A model of ``network``'s architecture, compiled as AutoencoderTransformer does."""
     import keras
 
-    model = keras.models.clone_model(fitted.model_)
+    model = keras.models.clone_model(network)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3), loss="mse")
     return model
 
@@ -90,10 +90,10 @@ def per_epoch(fit, epochs, base):
 def epoch_pair(X, params, batch_size, epochs, base):
     """Seconds per epoch of ``(AutoencoderTransformer, Model.fit)`` of one network."""
     ours = per_epoch(lambda n: estimator(n, batch_size, **params).fit(X), epochs, base)
-    twin = keras_twin(estimator(1, batch_size, **params).fit(X[:batch_size]))
+    network = estimator(1, batch_size, **params).fit(X[:batch_size]).model_
 
     def raw(n_epochs):
-        keras_twin(twin).fit(X, X, batch_size=batch_size, epochs=n_epochs, verbose=0)
+        keras_twin(network).fit(X, X, batch_size=batch_size, epochs=n_epochs, verbose=0)
 
     return ours, per_epoch(raw, epochs, base)
 
@@ -147,6 +147,8 @@ def main(argv=None):
         parser.exit(2, f"python -m benchmarks.networks: {error}\n")
     warnings.simplefilter("ignore", ConvergenceWarning)
     n_test, n_seed = (256, 2_048) if args.quick else (TRANSFORM_IMAGES, 60_000)
+    if args.quick:
+        args.rows, args.rounds, args.conv_epochs, args.dense_epochs = 512, 1, 2, 4
     images, test_images = data.X_train[: args.rows], data.X_test[:n_test]
     seed_rows = load_data("random", n_seed)
     rounds = []

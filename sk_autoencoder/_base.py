@@ -135,11 +135,13 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
     curved structure that no linear projection can.
 
     The encoder is ``n_features -> hidden_layer_sizes -> encoding_dim`` (a linear code
-    layer) and the decoder mirrors it back to ``n_features``. The networks are Keras 3
-    models, available after fitting as :attr:`encoder_`, :attr:`decoder_` and
-    :attr:`model_`, and train on whichever backend Keras is set to use.
+    layer) and the decoder mirrors it back to ``n_features``. ``network="conv"`` builds
+    a convolutional network for images instead, and ``encoder`` and ``decoder`` take
+    networks of your own. The networks are Keras 3 models, available after fitting as
+    :attr:`encoder_`, :attr:`decoder_` and :attr:`model_`, and train on whichever
+    backend Keras is set to use.
 
-    **Never worse than PCA.** By default (``init="pca"``) the network starts as PCA:
+    **Never worse than PCA.** By default (``init="pca"``) a ready network starts as PCA:
     the code layer and the output layer also see their network's input, through
     kernels set to PCA's projection and reconstruction (fitted on the training rows),
     and their kernels for the last hidden layer start at zero, so that the untrained
@@ -293,10 +295,12 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         The autoencoder that was trained: the encoder followed by the decoder.
 
     encoder_ : keras.Model
-        Maps samples to codes. Shares its weights with :attr:`model_`.
+        Maps rows to codes (reshaped to ``input_shape`` first, for a network that takes
+        another shape). Shares its weights with :attr:`model_`; your own encoder, where
+        you gave one, is the copy that was trained, inside it.
 
     decoder_ : keras.Model
-        Maps codes to reconstructions. Shares its weights with :attr:`model_`.
+        Maps codes to reconstructions, as rows. Shares its weights with :attr:`model_`.
 
     loss_curve_ : list of float
         The training loss at the end of each epoch (including the L2 penalty).

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
-from benchmarks._data import FASHION_MNIST_FILES, fashion_mnist, read_idx
+from benchmarks._data import FASHION_MNIST_DIR, FASHION_MNIST_FILES, fashion_mnist, read_idx
 from benchmarks.fits import MEMORY_BAR_MIB, ORDERS
 from benchmarks.scale import FIT_CONTENDERS
 from benchmarks.speed import CONTENDERS, LIMIT, OURS, median_figures, targets
@@ -47,15 +47,17 @@ def table_rows(markdown, heading):
 
 def test_main_job_compares_with_pca_and_draws(tmp_path):
     printed = run_module("benchmarks", "--quick", "--out", str(tmp_path)).stdout
-    assert "[15/15] encoding_dim=32: fitting denoising autoencoder" in printed
+    assert "[16/16] encoding_dim=32: fitting denoising autoencoder" in printed
     report = (tmp_path / "digits.md").read_text()
     assert report in printed
 
     comparison = table_rows(report, "Reconstruction, classification, time")
+    # The convolutional autoencoder at the middle dimension alone.
     assert [(row[0], row[1]) for row in comparison] == [
         (str(dim), reducer)
         for dim in (2, 4, 8, 16, 32)
         for reducer in ("PCA", "autoencoder", "denoising autoencoder")
+        + ("convolutional autoencoder",) * (dim == 8)
     ]
     pca_mse = {row[0]: float(row[2]) for row in comparison if row[1] == "PCA"}
     for row in comparison:
@@ -92,6 +94,24 @@ def test_overhead_reports_ratios(tmp_path):
 
 
 @pytest.mark.each_backend
+@pytest.mark.skipif(
+    not all((Path(FASHION_MNIST_DIR) / name).is_file() for name in FASHION_MNIST_FILES.values()),
+    reason="needs Debian's dataset-fashion-mnist",
+)
+def test_networks_compares_with_raw_keras(tmp_path):
+    printed = run_module("benchmarks.networks", "--quick", "--out", str(tmp_path)).stdout
+    report = (tmp_path / "networks.md").read_text()
+    assert report in printed
+    epochs = table_rows(report, "Training")
+    assert [row[0] for row in epochs] == ["conv", "own dense", "ready dense"]
+    # A quick run's epochs are too short to time (a difference of two fits): the
+    # table's shape, and its bar, are what it shows.
+    assert all(float(cell) == float(cell) for row in epochs for cell in row[1:4])
+    assert "Convolutional epoch / Model.fit's:" in report
+    (transform,) = table_rows(report, "Inference")
+    assert all(float(cell) > 0 for cell in transform)
+
+
 def test_start_times_both_starts_on_both_backends(tmp_path):
     run_module("benchmarks.start", "--quick", "--out", str(tmp_path))
     markdown = (tmp_path / "start.md").read_text()
