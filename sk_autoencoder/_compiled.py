@@ -17,7 +17,7 @@ import numpy as np
 
 from ._inference import CHUNK_VALUES, Forward
 from ._network import all_layers
-from ._quiet import info_lines_held_back
+from ._quiet import info_lines_held_back, without_retracing_warnings
 from ._steps import check_backend
 
 # The compiled pass of each live model; an entry goes with its model.
@@ -93,7 +93,9 @@ class CompiledForward(Forward):
         if padded.shape in self._shapes:
             output = self._run(padded)
         else:
-            with info_lines_held_back():  # XLA compiles for a new shape
+            # A new shape: XLA compiles, and TensorFlow traces, which past a few
+            # shapes sets off its retracing warning although each shape is traced once.
+            with info_lines_held_back(), without_retracing_warnings():
                 output = self._run(padded)
             self._shapes.add(padded.shape)
         return np.asarray(keras.ops.convert_to_numpy(output))[:n_rows]
