@@ -163,8 +163,6 @@ def median_ratio(rounds, name, mine=0, theirs=1):
 
 
 def write(rounds, args, n_images, n_test, n_seed):
-    import keras
-
     def median(name, index):
         return statistics.median(figures[name][index] for figures in rounds)
 
@@ -199,8 +197,7 @@ def write(rounds, args, n_images, n_test, n_seed):
     )
     preamble = (
         f"# Networks of one's own and the ready convolutional one, against raw Keras\n\n"
-        f"Made by `{command}` on {machine()}, keras {keras.__version__} "
-        f"({keras.backend.backend()} backend), {len(rounds)} rounds; each figure is the "
+        f"Made by `{command}` on {machine()}, {len(rounds)} rounds; each figure is the "
         "median over the rounds, each ratio the median of the rounds' ratios.\n\n"
         f"{verdicts}"
     )
