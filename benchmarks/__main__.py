@@ -42,6 +42,8 @@ CONV = "convolutional autoencoder"
 TRAINING_NOISE = 0.5
 NOISE_LEVELS = (0.25, 0.5, 1.0)
 IMAGES_SHOWN = 10
+# The encoding dimensions fitted unless --dims names others.
+DIMS = [2, 4, 8, 16, 32]
 
 
 def parse_args(argv):
@@ -66,7 +68,7 @@ def parse_args(argv):
         "--dims",
         type=int,
         nargs="+",
-        default=[2, 4, 8, 16, 32],
+        default=DIMS,
         help="encoding dimensions (those below the feature count are kept; default: %(default)s)",
     )
     parser.add_argument(
@@ -295,6 +297,8 @@ def preamble(dataset, args, n_features, all_features, seconds):
     command = "python -m benchmarks"
     if args.dataset != "digits":
         command += f" --dataset {args.dataset}"
+    if args.dims != DIMS:
+        command += " --dims " + " ".join(map(str, args.dims))
     if args.quick:
         command += " --quick"
     if args.out is not None:
