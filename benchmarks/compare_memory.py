@@ -39,6 +39,10 @@ from .scale import process_status
 FEATURES = 256
 GIB = 2**30
 BAR_GIB = 0.5
+# --quick's file: a comparison allocates about as much whatever the file's size
+# (TensorFlow's runtime, the fits' buffers), so the file must be large enough that a
+# copy of its rows would stand clear of that.
+QUICK_GIB = 0.5
 # The file is written this many rows at a time.
 WRITE_ROWS = 65_536
 CGROUP_ROOT = Path("/sys/fs/cgroup/memory")
@@ -158,7 +162,9 @@ def main(argv=None):
     parser.add_argument("--gib", type=float, default=2.0, help="size of the file (GiB)")
     parser.add_argument("--epochs", type=int, default=1, help="epochs of each autoencoder")
     parser.add_argument("--out", default="benchmarks/results/compare-memory")
-    parser.add_argument("--quick", action="store_true", help="a 0.3 GiB file, for the tests")
+    parser.add_argument(
+        "--quick", action="store_true", help=f"a {QUICK_GIB} GiB file, for the tests"
+    )
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--cgroup", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -166,7 +172,7 @@ def main(argv=None):
         print(json.dumps(measure(args.measure, args.epochs, args.cgroup)))
         return 0
 
-    gib = 0.3 if args.quick else args.gib
+    gib = QUICK_GIB if args.quick else args.gib
     rows, checks = [], []
     with tempfile.TemporaryDirectory(prefix="compare-memory-") as folder:
         path = Path(folder) / "large.npy"
