@@ -138,7 +138,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
     layer) and the decoder mirrors it back to ``n_features``. ``network="conv"`` builds
     a convolutional network for images instead, and ``encoder`` and ``decoder`` take
     networks of your own. The networks are Keras 3 models, available after fitting as
-    :attr:`encoder_`, :attr:`decoder_` and :attr:`model_`, and train on whichever
+    ``encoder_``, ``decoder_`` and ``model_``, and train on whichever
     backend Keras is set to use.
 
     **Never worse than PCA.** By default (``init="pca"``) a ready network starts as PCA:
@@ -271,7 +271,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         Pass an int for results that repeat exactly from run to run (at a fixed
         number of threads). Global random state (``random``, ``numpy.random``, Keras's
         and the backends') is neither used nor changed.
-        See :term:`Glossary <random_state>`.
+        See scikit-learn's glossary, under ``random_state``.
 
     verbose : int or bool, default=0
         Keras's training output: 0 prints nothing, 1 a progress bar per epoch, 2 one
@@ -287,7 +287,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         ``loss``, ``optimizer`` and ``alpha`` take effect at the next fit from scratch;
         a new ``learning_rate`` applies at once. With ``init="pca"``, the network the
         fit continues from is the candidate its epochs must beat. :meth:`partial_fit`
-        always continues this way. See :term:`the Glossary <warm_start>`.
+        always continues this way. See scikit-learn's glossary, under ``warm_start``.
 
     Attributes
     ----------
@@ -296,11 +296,11 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
 
     encoder_ : keras.Model
         Maps rows to codes (reshaped to ``input_shape`` first, for a network that takes
-        another shape). Shares its weights with :attr:`model_`; your own encoder, where
+        another shape). Shares its weights with ``model_``; your own encoder, where
         you gave one, is the copy that was trained, inside it.
 
     decoder_ : keras.Model
-        Maps codes to reconstructions, as rows. Shares its weights with :attr:`model_`.
+        Maps codes to reconstructions, as rows. Shares its weights with ``model_``.
 
     loss_curve_ : list of float
         The training loss at the end of each epoch (including the L2 penalty).
@@ -318,10 +318,10 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         network) where the start was kept.
 
     n_features_in_ : int
-        Number of features seen during :term:`fit`.
+        Number of features seen during ``fit``.
 
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during :term:`fit`. Defined only when `X` has feature
+        Names of features seen during ``fit``. Defined only when `X` has feature
         names that are all strings.
 
     See Also
@@ -530,7 +530,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
 
         Returns
         -------
-        X_original : ndarray of shape (n_samples, n_features_in_)
+        X_original : ndarray of shape (n_samples, `n_features_in_`)
             The reconstructions, in Keras's float type (float32 by default).
         """
         check_is_fitted(self)
@@ -646,7 +646,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
 
         This is where a denoising variant plugs in: it returns a Keras layer that
         alters its input only when called with ``training=True``, and that layer is
-        placed between the input and the encoder of :attr:`model_`. ``X`` is the
+        placed between the input and the encoder of ``model_``. ``X`` is the
         training data (for noise scaled to it) and ``seed`` an int for the layer's
         random draws.
         """

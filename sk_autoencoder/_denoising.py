@@ -17,7 +17,7 @@ class DenoisingAutoencoderTransformer(AutoencoderTransformer):
     keeps the structure of the data and drops the noise: use it when the data is noisy
     or has dropouts, or as a more robust feature extractor than
     :class:`AutoencoderTransformer`. The corruption is a Keras layer inside
-    :attr:`model_` that acts only in training: :meth:`transform`,
+    ``model_`` that acts only in training: :meth:`transform`,
     :meth:`inverse_transform` and :meth:`score` see the input as given, and fitting
     copies no data.
 
@@ -66,10 +66,10 @@ verbose, warm_start
         decoder.
 
     encoder_ : keras.Model
-        Maps samples to codes. Shares its weights with :attr:`model_`.
+        Maps samples to codes. Shares its weights with ``model_``.
 
     decoder_ : keras.Model
-        Maps codes to reconstructions. Shares its weights with :attr:`model_`.
+        Maps codes to reconstructions. Shares its weights with ``model_``.
 
     loss_curve_ : list of float
         The training loss (on corrupted input) at the end of each epoch.
@@ -86,10 +86,10 @@ verbose, warm_start
         :class:`AutoencoderTransformer`).
 
     n_features_in_ : int
-        Number of features seen during :term:`fit`.
+        Number of features seen during ``fit``.
 
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during :term:`fit`. Defined only when `X` has feature
+        Names of features seen during ``fit``. Defined only when `X` has feature
         names that are all strings.
 
     See Also

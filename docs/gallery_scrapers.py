@@ -1,0 +1,26 @@
+"""What sphinx-gallery shows of each example, beyond pyplot's figures."""
+
+import weakref
+
+# Figures already shown, so that a figure kept in a variable shows once, where it is made.
+_SHOWN = weakref.WeakSet()
+
+
+def figures_made_without_pyplot(block, block_vars, gallery_conf):
+    """Show the figures a block left in the example's variables that pyplot does not
+    manage, such as :class:`~sk_autoencoder.Comparison`'s plots: the matplotlib
+    scraper sees pyplot's figures only."""
+    from matplotlib.figure import Figure
+    from sphinx_gallery.scrapers import figure_rst
+
+    figures = [
+        value
+        for value in block_vars["example_globals"].values()
+        if isinstance(value, Figure) and value.canvas.manager is None and value not in _SHOWN
+    ]
+    paths = []
+    for figure, path in zip(figures, block_vars["image_path_iterator"], strict=False):
+        figure.savefig(path)
+        _SHOWN.add(figure)
+        paths.append(path)
+    return figure_rst(paths, gallery_conf["src_dir"])
