@@ -87,6 +87,6 @@ sphinx_gallery_conf = {
     "remove_config_comments": True,
     "within_subsection_order": "FileNameSortKey",
     "matplotlib_animations": False,
-    "image_scrapers": ("matplotlib", "gallery_scrapers.figures_made_without_pyplot"),
+    "image_scrapers": ("gallery_scrapers.figures_made_without_pyplot", "matplotlib"),
     "reset_modules": ("matplotlib",),
 }
