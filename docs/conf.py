@@ -39,9 +39,7 @@ myst_heading_anchors = 3
 default_role = "literal"
 
 autosummary_generate = True
-autodoc_default_options = {"inherited-members": False}
 numpydoc_show_class_members = False
-numpydoc_validation_checks = set()
 
 # Every reference to a name of this project must resolve: a broken one fails the build.
 # Names of other projects cannot, with no inventories to look them up in.
@@ -74,7 +72,6 @@ html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
 }
-html_static_path = []
 
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",
@@ -82,11 +79,7 @@ sphinx_gallery_conf = {
     "filename_pattern": r"/plot_",
     # An example that raises fails the build.
     "abort_on_example_error": True,
-    "only_warn_on_example_error": False,
     "download_all_examples": False,
-    "remove_config_comments": True,
     "within_subsection_order": "FileNameSortKey",
-    "matplotlib_animations": False,
     "image_scrapers": ("gallery_scrapers.figures_made_without_pyplot", "matplotlib"),
-    "reset_modules": ("matplotlib",),
 }

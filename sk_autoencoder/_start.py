@@ -75,7 +75,8 @@ def principal_components(X, rows, n_components):
         sums += chunk.sum(axis=0, dtype=np.float64)
         # Values this large would overflow the float type in the products (finite data
         # can reach them): those chunks are multiplied in float64.
-        if np.abs(chunk).max(initial=0) > np.sqrt(np.finfo(chunk.dtype).max / len(chunk)):
+        peak = max(chunk.max(initial=0), -chunk.min(initial=0))
+        if peak > np.sqrt(np.finfo(chunk.dtype).max / len(chunk)):
             chunk = chunk.astype(np.float64)
         products += chunk.T @ chunk
     n_rows = max(1, len(rows))
