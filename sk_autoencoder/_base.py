@@ -3,7 +3,9 @@
 import contextlib
 import math
 import warnings
+from dataclasses import dataclass
 from numbers import Integral, Real
+from typing import NamedTuple
 
 import keras
 import numpy as np
@@ -18,7 +20,13 @@ from sklearn.utils import assert_all_finite
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from ._inference import ACTIVATIONS, forward, forward_function, reconstruction_errors
+from ._inference import (
+    ACTIVATIONS,
+    forward,
+    forward_function,
+    reconstruction_errors,
+    row_chunks,
+)
 from ._network import (
     CONV_DECODER_SEEDS,
     CONV_ENCODER_SEEDS,
@@ -35,7 +43,14 @@ from ._network import (
 )
 from ._pages import memory_mapped, release_pages
 from ._persistence import save
-from ._start import principal_components, sample_rows, start_at_pca
+from ._selection import MIN_STOPPING_ROWS, Part, paired_evidence
+from ._selection import plan as selection_plan
+from ._start import (
+    pca_reconstruction_errors,
+    principal_components,
+    principal_components_of_unions,
+    start_at_pca,
+)
 from ._training import split_validation, train
 
 _OPTIMIZERS = {
@@ -57,12 +72,50 @@ _FINITE_CHECK_VALUES = 2**22
 # Rows per gradient step when batch_size="auto" (clipped to the training rows).
 _AUTO_BATCH_SIZE = 64
 
-# early_stopping="auto" holds rows out for validation when at least this many would be
-# held out: fewer judge the epochs by chance more than by the data.
-_MIN_VALIDATION_ROWS = 10
-
 # The largest seed a Keras initializer or a numpy Generator is given.
 _MAX_SEED = 2**31 - 1
+
+
+class _Seeds(NamedTuple):
+    """The seeds of one fit: the encoder's and the decoder's initializers, the
+    corruption layer's, the order of the rows, and the corruption of judged rows."""
+
+    encoder: list
+    decoder: list
+    corruption: int
+    shuffle: int
+    judging: int
+
+
+class _NetworkRecipe(NamedTuple):
+    """What every new network of one fit is built from."""
+
+    input_shape: tuple
+    hidden_layer_sizes: tuple
+    seeds: _Seeds
+
+
+@dataclass(frozen=True)
+class _Trained:
+    """A network, and the history of its training (None for one never trained)."""
+
+    model: object
+    encoder: object
+    decoder: object
+    history: object
+
+
+@dataclass(frozen=True)
+class _Fitted:
+    """What a fit ends with: ``trained``, the network whose training the fitted
+    attributes record (None where none was); ``networks``, every network it trained;
+    ``pca_network``, the network that computes PCA, where it replaced the trained one;
+    ``selection``, the evidence that decided (see ``selection_``)."""
+
+    trained: _Trained | None
+    networks: list
+    pca_network: _Trained | None = None
+    selection: dict | None = None
 
 
 def _local_rng(random_state):
@@ -363,10 +416,9 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
     True
     """
 
-    # Whether the reconstruction of clean rows, which held-out rows measure, is what
-    # training is for: then early_stopping="auto" holds rows out, and the PCA start is
-    # kept where training does not beat it.
-    _judged_by_reconstruction = True
+    # Whether early_stopping="auto" stops training on held-out rows: their clean
+    # reconstruction is what this estimator is trained for.
+    _stops_on_held_out = True
 
     _parameter_constraints: dict = {
         "encoding_dim": [Interval(Integral, 1, None, closed="left")],
@@ -673,111 +725,302 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         """Train on ``X``: a new network, or the fitted one when training continues.
 
         ``partial`` runs one epoch with no validation or early stopping, as
-        :meth:`partial_fit` does.
+        :meth:`partial_fit` does. A new ready network that starts as PCA is judged
+        against PCA (see :mod:`._selection`).
         """
         hidden_layer_sizes = self._hidden_layer_sizes()
         continuing = self._continues(partial)
         input_shape = None if continuing else self._checked_network(X.shape[1])
         _check_in_range(X)
         rng = _local_rng(self.random_state)
-        n_seeds = self._n_layer_seeds(hidden_layer_sizes)
-        *layer_seeds, corruption_seed, shuffle_seed = (
-            int(seed) for seed in rng.integers(_MAX_SEED, size=sum(n_seeds) + 2)
+        seeds = self._drawn_seeds(rng, hidden_layer_sizes)
+        if continuing:
+            self._check_same_network(hidden_layer_sizes)
+            fitted = self._continued(X, partial, seeds, rng)
+        else:
+            network = _NetworkRecipe(input_shape, hidden_layer_sizes, seeds)
+            if self._starts_at_pca() and self.early_stopping and not partial:
+                fitted = self._fitted_against_pca(X, network, rng)
+            else:
+                fitted = self._fitted_new(X, network, partial, rng)
+        self._warn(fitted, partial)
+        self._record(fitted, continuing, partial)
+
+    def _drawn_seeds(self, rng, hidden_layer_sizes):
+        """The seeds of one fit, drawn from ``rng`` (see :class:`_Seeds`)."""
+        n_encoder, n_decoder = self._n_layer_seeds(hidden_layer_sizes)
+        drawn = [int(seed) for seed in rng.integers(_MAX_SEED, size=n_encoder + n_decoder + 3)]
+        return _Seeds(
+            encoder=drawn[:n_encoder],
+            decoder=drawn[n_encoder : n_encoder + n_decoder],
+            corruption=drawn[-3],
+            shuffle=drawn[-2],
+            judging=drawn[-1],
         )
 
+    def _fitted_new(self, X, network, partial, rng):
+        """A new network trained on ``X``, with no judgement against PCA: a network of
+        one's own, ``init="random"``, ``early_stopping=False`` or :meth:`partial_fit`."""
+        stopping_rows = None
+        train_rows = np.arange(X.shape[0])
+        if not partial and self._n_stopping_rows(X.shape[0]):
+            train_rows, stopping_rows = split_validation(X.shape[0], self.validation_fraction, rng)
+        part = Part(train_rows, stopping_rows, None)
+        start = None
+        if self._starts_at_pca():
+            start = principal_components(X, part.fitted_rows, self.encoding_dim)
+        trained = self._trained(
+            X, network, part, start, epochs=1 if partial else self.epochs, keep_start=not partial
+        )
+        return _Fitted(trained, [trained])
+
+    def _fitted_against_pca(self, X, network, rng):
+        """The network, where held-out rows show it beats PCA, or else PCA of ``X``.
+
+        Each part of the plan (see :mod:`._selection`) trains a network from PCA of its
+        rows and is judged against that PCA on rows neither saw; the PCA of all the
+        rows, the candidate, comes from the same pass over ``X``.
+        """
+        plan = selection_plan(X.shape[0], self.validation_fraction, self._n_stopping_rows, rng)
+        if plan.parts and plan.final is None:
+            (part,) = plan.parts
+            blocks, unions = [part.fitted_rows, part.judging_rows], [[0], [0, 1]]
+        elif plan.parts:
+            blocks = [part.judging_rows for part in plan.parts]
+            unions = [[j for j in range(len(blocks)) if j != k] for k in range(len(blocks))]
+            unions.append(list(range(len(blocks))))
+        else:
+            blocks, unions = [np.arange(X.shape[0])], [[0]]
+        *starts, candidate = principal_components_of_unions(X, blocks, unions, self.encoding_dim)
+        corruption = self._corruption_layer(X, network.seeds.judging)
+        trained_parts, pca_errors, network_errors = [], [], []
+        for part, start in zip(plan.parts, starts, strict=True):
+            trained = self._trained(X, network, part, start, epochs=self.epochs)
+            trained_parts.append(trained)
+            errors = self._judged_errors(X, part.judging_rows, trained, start, corruption)
+            pca_errors.append(errors[0])
+            network_errors.append(errors[0] if self._is_start(trained) else errors[1])
+        evidence = None
+        if plan.parts:
+            evidence = paired_evidence(np.concatenate(pca_errors), np.concatenate(network_errors))
+        selection = None if evidence is None else evidence.as_dict(plan.scheme)
+        trained = trained_parts[-1] if trained_parts else None
+        if evidence is not None and evidence.network_wins and plan.final is not None:
+            trained = self._trained(X, network, plan.final, candidate, epochs=self.epochs)
+            trained_parts.append(trained)
+        if evidence is None or not evidence.network_wins or self._is_start(trained):
+            pca = self._pca_network(X, network, candidate)
+            kept = trained if plan.final is None else None
+            return _Fitted(kept, trained_parts, pca_network=pca, selection=selection)
+        return _Fitted(trained, trained_parts, selection=selection)
+
+    def _is_start(self, trained):
+        """Whether ``trained`` kept its start, which is PCA itself (a linear output)."""
+        return (
+            trained is not None
+            and trained.history.kept_epoch == 0
+            and self.output_activation == "linear"
+        )
+
+    def _continued(self, X, partial, seeds, rng):
+        """The fitted network trained on: one epoch (``partial``), or up to ``epochs``
+        with its present weights a candidate where rows are held out."""
+        model, encoder, decoder = self.model_, self.encoder_, self.decoder_
+        model.optimizer.learning_rate = self.learning_rate
         train_rows = validation_rows = None
-        n_train = X.shape[0]
-        if self._holds_out(X.shape[0], partial):
+        holding_out = not partial and self._n_stopping_rows(X.shape[0]) > 0
+        if holding_out:
             train_rows, validation_rows = split_validation(
                 X.shape[0], self.validation_fraction, rng
             )
-            n_train = len(train_rows)
-        start = None
-        if self._starts_at_pca() and not continuing:
-            start = principal_components(
-                X, sample_rows(train_rows, X.shape[0], rng), self.encoding_dim
+        with _variables_restored_on_error(model):
+            history = self._run_training(
+                model,
+                X,
+                train_rows,
+                validation_rows,
+                shuffle_seed=seeds.shuffle,
+                epochs=1 if partial else self.epochs,
+                first_epoch=self.n_iter_,
+                keep_start=holding_out and self._starts_at_pca(),
             )
+        trained = _Trained(model, encoder, decoder, history)
+        return _Fitted(trained, [trained])
+
+    def _trained(self, X, network, part, start, *, epochs, keep_start=True):
+        """A new network, started at ``start`` (PCA's ``(mean, components)``, or None),
+        trained on ``part``'s rows; with ``keep_start``, its start is a candidate where
+        it starts as PCA."""
+        encoder, decoder = self._networks(
+            network.input_shape,
+            network.hidden_layer_sizes,
+            (network.seeds.encoder, network.seeds.decoder),
+            start,
+        )
+        corruption = self._corruption_layer(X, network.seeds.corruption)
+        model = self._compiled(build_autoencoder(encoder, decoder, corruption=corruption))
+        history = self._run_training(
+            model,
+            X,
+            part.train_rows,
+            part.stopping_rows,
+            shuffle_seed=network.seeds.shuffle,
+            epochs=epochs,
+            keep_start=keep_start and start is not None,
+        )
+        return _Trained(model, encoder, decoder, history)
+
+    def _run_training(
+        self,
+        model,
+        X,
+        train_rows,
+        validation_rows,
+        *,
+        shuffle_seed,
+        epochs,
+        keep_start,
+        first_epoch=0,
+    ):
+        """:func:`._training.train` with the parameters' settings; raise ``ValueError``
+        where training diverged and no candidate from before it was left to keep."""
+        n_train = X.shape[0] if train_rows is None else len(train_rows)
         batch_size = min(
             _AUTO_BATCH_SIZE if self.batch_size == "auto" else self.batch_size, n_train
         )
-
-        if continuing:
-            self._check_same_network(hidden_layer_sizes)
-            model, encoder, decoder = self.model_, self.encoder_, self.decoder_
-            model.optimizer.learning_rate = self.learning_rate
-        else:
-            seeds = (layer_seeds[: n_seeds[0]], layer_seeds[n_seeds[0] :])
-            encoder, decoder = self._networks(input_shape, hidden_layer_sizes, seeds, start)
-            model = self._compiled(
-                build_autoencoder(
-                    encoder, decoder, corruption=self._corruption_layer(X, corruption_seed)
-                )
-            )
-        epochs = 1 if partial else self.epochs
-        with _variables_restored_on_error(model) if continuing else contextlib.nullcontext():
-            history = train(
-                model,
-                X,
-                batch_size=batch_size,
-                epochs=epochs,
-                shuffle_seed=shuffle_seed if self.shuffle else None,
-                train_rows=train_rows,
-                validation_rows=validation_rows,
-                n_iter_no_change=self.n_iter_no_change,
-                tol=self.tol,
-                verbose=min(int(self.verbose), 2),
-                first_epoch=self.n_iter_ if continuing else 0,
-                keep_start=self._keeps_start(validation_rows is not None, partial),
-            )
+        history = train(
+            model,
+            X,
+            batch_size=batch_size,
+            epochs=epochs,
+            shuffle_seed=shuffle_seed if self.shuffle else None,
+            train_rows=train_rows,
+            validation_rows=validation_rows,
+            n_iter_no_change=self.n_iter_no_change,
+            tol=self.tol,
+            verbose=min(int(self.verbose), 2),
+            first_epoch=first_epoch,
+            keep_start=keep_start,
+        )
+        if not history.kept_candidate:
             last_loss = history.loss_curve[-1]
-            if not np.isfinite(last_loss):
-                raise ValueError(
-                    f"Training diverged: the loss became {last_loss} at epoch "
-                    f"{len(history.loss_curve)}. Scale the data (for example with "
-                    "StandardScaler) or lower learning_rate "
-                    f"(now {self.learning_rate})."
-                )
-        if not partial and not history.stopped_early and len(history.loss_curve) == epochs:
+            raise ValueError(
+                f"Training diverged: the loss became {last_loss:.3g} at epoch "
+                f"{first_epoch + history.diverged_epoch}. Scale the data (for example "
+                "with StandardScaler) or lower learning_rate "
+                f"(now {self.learning_rate})."
+            )
+        return history
+
+    def _judged_errors(self, X, rows, trained, start, corruption):
+        """Per-row squared errors ``(pca_errors, network_errors)`` on ``X[rows]``.
+
+        Both reconstruct the same inputs: the rows, or, with a ``corruption`` layer, the
+        rows corrupted as in training; each error is against the clean row. PCA is
+        ``start``'s ``(mean, components)``.
+        """
+        encoder = forward_function(trained.encoder)
+        decoder = forward_function(trained.decoder)
+        dtype = keras.config.floatx()
+        pca_errors, network_errors = np.empty(len(rows)), np.empty(len(rows))
+        for chunk in row_chunks(len(rows), min(encoder.rows_per_chunk, decoder.rows_per_chunk)):
+            clean = np.asarray(X[rows[chunk]], dtype=dtype)
+            release_pages(X)
+            inputs = clean
+            if corruption is not None:
+                corrupted = corruption.corrupt(keras.ops.convert_to_tensor(clean))
+                inputs = keras.ops.convert_to_numpy(corrupted)
+            pca_errors[chunk] = pca_reconstruction_errors(start, inputs, clean)
+            # A network whose output overflows loses: its error is not finite.
+            with np.errstate(over="ignore", invalid="ignore"):
+                residual = clean - decoder(encoder(inputs))
+                network_errors[chunk] = np.mean(np.square(residual, dtype=np.float64), axis=1)
+        return pca_errors, network_errors
+
+    def _pca_network(self, X, network, candidate):
+        """A ready network that computes PCA's ``candidate`` exactly: its PCA start, with a
+        linear output whatever ``output_activation`` says."""
+        encoder, decoder = self._networks(
+            network.input_shape,
+            network.hidden_layer_sizes,
+            (network.seeds.encoder, network.seeds.decoder),
+            candidate,
+            output_activation="linear",
+        )
+        corruption = self._corruption_layer(X, network.seeds.corruption)
+        model = self._compiled(build_autoencoder(encoder, decoder, corruption=corruption))
+        return _Trained(model, encoder, decoder, None)
+
+    def _warn(self, fitted, partial):
+        """Warn, at the caller's line, of a diverged training or a budget that ran out."""
+        diverged = [t.history for t in fitted.networks if t.history.diverged_epoch is not None]
+        # Past _warn, _fit, fit and scikit-learn's _fit_context: the caller's line.
+        stacklevel = 5
+        if diverged:
+            history = diverged[0]
+            if fitted.pca_network is not None:
+                kept = "the estimator is PCA of the training rows"
+            elif fitted.trained.history.kept_epoch == 0:
+                kept = "the network is kept as it started"
+            else:
+                kept = f"the network is kept as it was after epoch {fitted.trained.history.kept_epoch}"
+            warnings.warn(
+                f"Training diverged: the loss became {history.loss_curve[-1]:.3g} at epoch "
+                f"{history.diverged_epoch}, and training stopped there; {kept}. Lower "
+                f"learning_rate (now {self.learning_rate}) or scale the data.",
+                ConvergenceWarning,
+                stacklevel=stacklevel,
+            )
+            return
+        history = None if fitted.trained is None else fitted.trained.history
+        if partial or fitted.pca_network is not None or history is None:
+            return
+        if not history.stopped_early and len(history.loss_curve) == self.epochs:
             warnings.warn(
                 f"{type(self).__name__} ran all epochs={self.epochs} and the loss was "
                 f"still improving by more than tol={self.tol}. Raise epochs to train "
                 "longer.",
                 ConvergenceWarning,
-                # Past _fit, fit and scikit-learn's _fit_context: the caller's line.
-                stacklevel=4,
+                stacklevel=stacklevel,
             )
 
-        validation_loss_curve = history.validation_loss_curve
+    def _record(self, fitted, continuing, partial):
+        """Set every fitted attribute from ``fitted``, together."""
+        kept = fitted.trained if fitted.pca_network is None else fitted.pca_network
+        history = None if fitted.trained is None else fitted.trained.history
+        loss_curve = [] if history is None else history.loss_curve
+        validation_loss_curve = None if history is None else history.validation_loss_curve
+        first_epoch = self.n_iter_ if continuing else 0
         if continuing:
             previous = self.validation_loss_curve_
             if partial or validation_loss_curve is None:
                 validation_loss_curve = previous
             elif previous is not None:
                 validation_loss_curve = previous + validation_loss_curve
-        self.model_, self.encoder_, self.decoder_ = model, encoder, decoder
-        self.loss_curve_ = (self.loss_curve_ if continuing else []) + history.loss_curve
+        pca_kept = fitted.pca_network is not None
+        if continuing:
+            pca_kept = self.pca_kept_ and history.kept_epoch == 0
+        self.model_, self.encoder_, self.decoder_ = kept.model, kept.encoder, kept.decoder
+        self.loss_curve_ = (self.loss_curve_ if continuing else []) + loss_curve
         self.validation_loss_curve_ = validation_loss_curve
-        self.best_epoch_ = (self.n_iter_ if continuing else 0) + history.kept_epoch
+        self.best_epoch_ = first_epoch + (
+            0 if fitted.pca_network or history is None else history.kept_epoch
+        )
         self.n_iter_ = len(self.loss_curve_)
+        self.pca_kept_ = pca_kept
+        self.selection_ = fitted.selection
 
-    def _keeps_start(self, holding_out, partial):
-        """Whether the network training starts from is a candidate to keep: with the PCA
-        start, where rows are held out, or where early_stopping="auto" held none out
-        because the data is too small (then judged on the training rows)."""
-        if not self._starts_at_pca() or partial:
-            return False
-        return holding_out or (self.early_stopping == "auto" and self._judged_by_reconstruction)
-
-    def _holds_out(self, n_samples, partial):
-        """Whether this fit holds rows out for validation (see ``early_stopping``)."""
-        if partial or not self.early_stopping:
-            return False
-        if self.early_stopping == "auto":
-            if not self._starts_at_pca() or not self._judged_by_reconstruction:
-                return False
-            n_held_out = math.ceil(self.validation_fraction * n_samples)
-            return _MIN_VALIDATION_ROWS <= n_held_out < n_samples
-        return True
+    def _n_stopping_rows(self, n_rows):
+        """How many of a network's ``n_rows`` rows are held out to stop its training (0:
+        it stops on its training loss), as ``early_stopping`` says."""
+        if not self.early_stopping:
+            return 0
+        count = math.ceil(self.validation_fraction * n_rows)
+        if self.early_stopping == "auto" and not (
+            self._starts_at_pca() and self._stops_on_held_out and count >= MIN_STOPPING_ROWS
+        ):
+            return 0
+        return count
 
     def _starts_at_pca(self):
         """Whether a new network starts as PCA: ``init="pca"`` and a ready network."""
@@ -829,13 +1072,15 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             return CONV_ENCODER_SEEDS, CONV_DECODER_SEEDS
         return len(hidden_layer_sizes) + 1, len(hidden_layer_sizes) + 1
 
-    def _networks(self, input_shape, hidden_layer_sizes, seeds, start):
+    def _networks(self, input_shape, hidden_layer_sizes, seeds, start, output_activation=None):
         """A new ``(encoder, decoder)`` for samples of ``input_shape``.
 
         ``seeds`` are the encoder's and the decoder's initializer seeds; ``start`` is
         PCA's ``(mean, components)`` to start from, or None (see :mod:`._start`).
+        ``output_activation`` stands in for the parameter's where given.
         """
         encoder_seeds, decoder_seeds = seeds
+        output_activation = output_activation or self.output_activation
         if self.encoder is not None:
             own = {"input_shape": input_shape, "encoding_dim": self.encoding_dim}
             encoder = own_network(self.encoder, **own, role="encoder", seed=encoder_seeds[0])
@@ -850,7 +1095,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
                 input_shape,
                 self.encoding_dim,
                 self.activation,
-                self.output_activation,
+                output_activation,
                 seeds=decoder_seeds,
                 **ready,
             )
@@ -858,9 +1103,9 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             n_features = math.prod(input_shape)
             dense = (n_features, self.encoding_dim, hidden_layer_sizes, self.activation)
             encoder = build_encoder(*dense, seeds=encoder_seeds, **ready)
-            decoder = build_decoder(*dense, self.output_activation, seeds=decoder_seeds, **ready)
+            decoder = build_decoder(*dense, output_activation, seeds=decoder_seeds, **ready)
         if start is not None:
-            start_at_pca(encoder, decoder, *start, self.output_activation)
+            start_at_pca(encoder, decoder, *start, output_activation)
         return encoder, decoder
 
     def _compiled(self, model):

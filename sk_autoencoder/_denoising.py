@@ -118,9 +118,9 @@ verbose, warm_start
     True
     """
 
-    # Trained to reconstruct clean rows from corrupted ones: clean held-out rows do not
-    # judge that (see init and early_stopping above).
-    _judged_by_reconstruction = False
+    # Trained to reconstruct clean rows from corrupted ones, which the clean rows'
+    # reconstruction does not measure: training stops on its own loss.
+    _stops_on_held_out = False
 
     _parameter_constraints: dict = {
         **AutoencoderTransformer._parameter_constraints,

@@ -8,7 +8,9 @@ reconstruction PCA's reconstruction; training then learns a nonlinear correction
 no hidden layers the layers are PCA's linear maps themselves.
 
 PCA is fitted here from the covariance matrix, read in chunks of rows, so that no copy
-of ``X`` is made; this module knows numpy, not Keras.
+of ``X`` is made. One pass over the rows gives the PCA of any union of blocks of them
+(the rows a network trains on, all the rows ``fit`` was given): each block's sums and
+products are kept apart and added. This module knows numpy, not Keras.
 """
 
 import numpy as np
@@ -16,13 +18,8 @@ from scipy import linalg
 
 from ._pages import release_pages
 
-# PCA is fitted on at most this many training rows, drawn at random: beyond them the
-# covariance's products cost as much as epochs of training (benchmarks.start compares
-# the fit with init="pca" and with init="random" side by side).
-START_ROWS = 10_000
-
-# Rows of X read at a time, in bytes (half of what a training chunk holds): few, large
-# products of a chunk with itself, which BLAS runs at twice the rate of many small ones.
+# Rows of X read at a time, in bytes: few, large products of a chunk with itself,
+# which BLAS runs faster than many small ones.
 CHUNK_BYTES = 8 * 2**20
 
 # Up to this many features PCA comes from the covariance matrix (32 MiB of float64 at
@@ -40,13 +37,96 @@ _MARGIN = 0.05
 CORRECTION = "reconstruction_correction"
 
 
-def sample_rows(rows, n_samples, rng):
-    """The rows (sorted) PCA is fitted on: ``rows`` (all of ``n_samples`` when None),
-    or :data:`START_ROWS` of them drawn with ``rng``."""
-    rows = np.arange(n_samples) if rows is None else np.asarray(rows)
-    if len(rows) <= START_ROWS:
-        return rows
-    return np.sort(rng.choice(rows, size=START_ROWS, replace=False))
+class Moments:
+    """The count, sums and products of a block of rows, in float64, around a shift.
+
+    Blocks measured around the same shift add up to the moments of their union, from
+    which :meth:`principal_components` fits PCA.
+    """
+
+    def __init__(self, n_features, shift):
+        self.shift = shift
+        self.count = 0
+        self.sums = np.zeros(n_features)
+        self.products = np.zeros((n_features, n_features))
+
+    def add_rows(self, rows):
+        """Take in a chunk of rows (float64, already shifted)."""
+        self.count += len(rows)
+        self.sums += rows.sum(axis=0)
+        self.products += rows.T @ rows
+
+    def __add__(self, other):
+        total = Moments(len(self.sums), self.shift)
+        total.count = self.count + other.count
+        total.sums = self.sums + other.sums
+        total.products = self.products + other.products
+        return total
+
+    def principal_components(self, n_components):
+        """PCA of the rows: ``(mean, components)`` as :func:`principal_components`."""
+        n_features = len(self.sums)
+        n_rows = max(1, self.count)
+        centred = self.sums / n_rows
+        covariance = self.products / n_rows - np.outer(centred, centred)
+        kept = min(n_components, n_features)
+        # The largest eigenvalues alone, largest first.
+        _, vectors = linalg.eigh(
+            covariance, subset_by_index=[n_features - kept, n_features - 1], driver="evx"
+        )
+        components = np.zeros((n_components, n_features))
+        components[:kept] = vectors[:, ::-1].T
+        largest = np.argmax(np.abs(components[:kept]), axis=1)
+        components[:kept] *= np.sign(components[:kept][np.arange(kept), largest])[:, None]
+        return self.shift + centred, components
+
+
+def block_moments(X, blocks):
+    """The :class:`Moments` of each block of rows of ``X`` (arrays of row indices), in
+    one pass, chunk by chunk, around the first chunk's mean (which keeps the sums
+    accurate for data far from zero).
+
+    The products are computed in float64: the PCA they give is scikit-learn's to the
+    precision of ``X``'s own float type.
+    """
+    n_features = X.shape[1]
+    step = max(1, CHUNK_BYTES // (n_features * np.dtype(np.float64).itemsize))
+    first = next((rows[:step] for rows in blocks if len(rows)), None)
+    shift = np.zeros(n_features)
+    if first is not None:
+        shift = np.asarray(X[first], dtype=np.float64).mean(axis=0)
+    moments = [Moments(n_features, shift) for _ in blocks]
+    for rows, block in zip(blocks, moments, strict=True):
+        for start in range(0, len(rows), step):
+            chunk = np.asarray(X[rows[start : start + step]], dtype=np.float64)
+            release_pages(X)
+            chunk -= shift
+            block.add_rows(chunk)
+    return moments
+
+
+def principal_components_of_unions(X, blocks, unions, n_components):
+    """PCA of each union of blocks of rows of ``X``: a ``(mean, components)`` pair for
+    each list of block numbers in ``unions``, from one pass over the rows.
+
+    Wider data than :data:`COVARIANCE_FEATURES` is fitted by IncrementalPCA, a pass
+    for each union.
+    """
+    if X.shape[1] > COVARIANCE_FEATURES:
+        return [
+            _incremental_components(
+                X, np.sort(np.concatenate([blocks[i] for i in union])), n_components
+            )
+            for union in unions
+        ]
+    moments = block_moments(X, blocks)
+    fitted = []
+    for union in unions:
+        total = moments[union[0]]
+        for i in union[1:]:
+            total = total + moments[i]
+        fitted.append(total.principal_components(n_components))
+    return fitted
 
 
 def principal_components(X, rows, n_components):
@@ -55,44 +135,9 @@ def principal_components(X, rows, n_components):
 
     Signs follow scikit-learn's PCA (each component's largest entry is positive).
     Beyond the data's number of features (or of rows, for wide data), the rows are
-    zero. The covariance is accumulated in float64 around the first chunk's mean
-    (which keeps the sums accurate for data far from zero), one chunk of rows at a time.
+    zero.
     """
-    n_features = X.shape[1]
-    if n_features > COVARIANCE_FEATURES:
-        return _incremental_components(X, rows, n_components)
-    step = max(1, CHUNK_BYTES // (n_features * X.dtype.itemsize))
-    shift = None
-    sums, products = np.zeros(n_features), np.zeros((n_features, n_features))
-    for start in range(0, len(rows), step):
-        # In X's own float type: centred float32 data loses nothing that matters to
-        # its products, at twice float64's speed. The sums are kept in float64.
-        chunk = np.asarray(X[rows[start : start + step]])  # a copy: rows are indices
-        release_pages(X)
-        if shift is None:
-            shift = chunk.mean(axis=0, dtype=np.float64).astype(X.dtype)
-        chunk -= shift
-        sums += chunk.sum(axis=0, dtype=np.float64)
-        # Values this large would overflow the float type in the products (finite data
-        # can reach them): those chunks are multiplied in float64.
-        peak = max(chunk.max(initial=0), -chunk.min(initial=0))
-        if peak > np.sqrt(np.finfo(chunk.dtype).max / len(chunk)):
-            chunk = chunk.astype(np.float64)
-        products += chunk.T @ chunk
-    n_rows = max(1, len(rows))
-    centred = sums / n_rows
-    covariance = products / n_rows - np.outer(centred, centred)
-    kept = min(n_components, n_features)
-    # The largest eigenvalues alone, largest first.
-    _, vectors = linalg.eigh(
-        covariance, subset_by_index=[n_features - kept, n_features - 1], driver="evx"
-    )
-    components = np.zeros((n_components, n_features))
-    components[:kept] = vectors[:, ::-1].T
-    largest = np.argmax(np.abs(components[:kept]), axis=1)
-    components[:kept] *= np.sign(components[:kept][np.arange(kept), largest])[:, None]
-    mean = np.zeros(n_features) if shift is None else shift + centred
-    return mean, components
+    return principal_components_of_unions(X, [np.asarray(rows)], [[0]], n_components)[0]
 
 
 def _incremental_components(X, rows, n_components):
@@ -112,6 +157,15 @@ def _incremental_components(X, rows, n_components):
     components = np.zeros((n_components, X.shape[1]))
     components[:kept] = pca.components_
     return pca.mean_, components
+
+
+def pca_reconstruction_errors(start, inputs, targets):
+    """Mean squared error, per row, of PCA's reconstruction of ``inputs`` (a chunk of
+    rows; ``start`` is ``(mean, components)``) against ``targets``, in float64."""
+    mean, components = start
+    codes = (np.asarray(inputs, dtype=np.float64) - mean) @ components.T
+    residual = np.asarray(targets, dtype=np.float64) - (codes @ components + mean)
+    return np.mean(np.square(residual), axis=1)
 
 
 def _inverse_and_slope(output_activation, mean):

@@ -39,6 +39,10 @@ RESIDENT_BYTES = 256 * 2**20
 # leave out (see _steps._TensorFlowSteps).
 XLA_VALUES = 2**27
 
+# An epoch's training loss this many times the lowest before it means training diverged,
+# as a loss that is not finite does: no optimizer recovers from such a jump.
+EXPLOSION = 1e4
+
 
 class Batches:
     """The batches of rows of ``X`` that each epoch visits, grouped into chunks.
@@ -151,13 +155,21 @@ class TrainingHistory:
 
     ``kept_epoch`` is the epoch (counted from 1 in this call) whose weights the model
     holds at the end: the last, the best validation epoch, or 0 where the weights
-    training started from were kept.
+    training started from were kept. ``diverged_epoch`` is the epoch at which training
+    diverged (see :func:`train`), or None.
     """
 
     loss_curve: list
     validation_loss_curve: list | None
     stopped_early: bool
     kept_epoch: int
+    diverged_epoch: int | None = None
+
+    @property
+    def kept_candidate(self):
+        """Whether the model ends with finite weights chosen among its candidates: it
+        did not diverge, or a candidate from before was restored when it did."""
+        return self.diverged_epoch is None or self.kept_epoch < self.diverged_epoch
 
 
 def split_validation(n_samples, validation_fraction, rng):
@@ -195,6 +207,16 @@ def _mean_loss(steps_function, batches, epoch, progress=None):
     return (total + float(pending)) / batches.n_rows
 
 
+def _all_finite(values):
+    return all(np.isfinite(value).all() for value in values)
+
+
+def _diverged(loss, lowest):
+    """Whether an epoch's training ``loss`` says training diverged (``lowest``: the
+    lowest epoch loss before it)."""
+    return not np.isfinite(loss) or loss > EXPLOSION * lowest
+
+
 def train(
     model,
     X,
@@ -216,17 +238,22 @@ def train(
     batch's loss (the one ``model`` is compiled with) plus the model's regularization
     losses, as ``Model.fit`` reports it. Training stops when the monitored loss (the
     validation loss when ``validation_rows`` is given, else the training loss) has not
-    improved by more than ``tol`` for ``n_iter_no_change`` epochs, or when the loss
-    stops being finite. When validating, the weights of the best validation epoch are
-    restored. ``shuffle_seed`` is ``None`` to visit the rows in order every epoch.
-    ``verbose`` 1 shows a progress bar per epoch, 2 one line per epoch. The epochs are
-    numbered from ``first_epoch`` (which draws their orders) when training continues.
+    improved by more than ``tol`` for ``n_iter_no_change`` epochs. When validating, the
+    weights of the best validation epoch are restored. ``shuffle_seed`` is ``None`` to
+    visit the rows in order every epoch. ``verbose`` 1 shows a progress bar per epoch,
+    2 one line per epoch. The epochs are numbered from ``first_epoch`` (which draws
+    their orders) when training continues.
 
-    With ``keep_start``, the weights training starts from are a candidate too: their
-    loss on the monitored rows (the validation rows, else the training rows) is the
-    one to beat, and the model ends with them unless an epoch beat it. Without
-    validation rows, the trained weights are evaluated on the training rows at the
-    end, the same way, to compare.
+    With ``keep_start``, the weights training starts from are a candidate too: with
+    validation rows, their loss there is the one to beat, and the model ends with them
+    unless an epoch beat it.
+
+    Training diverges when an epoch's loss is not finite or jumps past
+    :data:`EXPLOSION` times the lowest before it, or when the weights to keep are not
+    finite. It then stops, and the model ends with the best candidate from before (the
+    best validation epoch, or the start with ``keep_start``); with none, the weights
+    are left as they are, for the caller to refuse (``history.kept_candidate`` is
+    False).
     """
     dtype = keras.config.floatx()
     n_train = X.shape[0] if train_rows is None else len(train_rows)
@@ -242,7 +269,7 @@ def train(
     xla = resident and epochs * n_train * X.shape[1] >= XLA_VALUES
     patience = _Patience(tol, n_iter_no_change)
     loss_curve, validation_loss_curve = [], [] if validating else None
-    best_weights, stopped_early, kept_epoch = None, False, epochs
+    best_weights, stopped_early, kept_epoch, diverged_epoch = None, False, epochs, None
     training = compiled_steps(
         model,
         per_chunk,
@@ -253,12 +280,10 @@ def train(
     # Shuffled batches read a memory-mapped X in no order (see _pages.read_at_random).
     reading = contextlib.nullcontext() if shuffle_seed is None else read_at_random(X)
     with training as steps, without_retracing_warnings(), reading:
-        if keep_start:
-            monitored = validation if validating else Batches(X, train_rows, batch_size, **common)
-            start_loss = _mean_loss(steps.evaluate, monitored, 0)
-            start_weights = steps.weight_values()
-            if validating:
-                patience.best, best_weights, kept_epoch = start_loss, start_weights, 0
+        start_weights = steps.weight_values() if keep_start else None
+        if keep_start and validating:
+            patience.best = _mean_loss(steps.evaluate, validation, 0)
+            best_weights, kept_epoch = start_weights, 0
         for epoch in range(first_epoch, first_epoch + epochs):
             progress = None
             if verbose:
@@ -266,10 +291,13 @@ def train(
                 progress = keras.utils.Progbar(
                     batches.n_batches, verbose=verbose, stateful_metrics=["loss", "val_loss"]
                 )
-            loss_curve.append(_mean_loss(steps.train, batches, epoch, progress))
-            if not np.isfinite(loss_curve[-1]):
+            loss = _mean_loss(steps.train, batches, epoch, progress)
+            lowest = min(loss_curve, default=math.inf)
+            loss_curve.append(loss)
+            if _diverged(loss, lowest):
+                diverged_epoch = len(loss_curve)
                 break
-            logs = [("loss", loss_curve[-1])]
+            logs = [("loss", loss)]
             if validating:
                 validation_loss_curve.append(_mean_loss(steps.evaluate, validation, 0))
                 logs.append(("val_loss", validation_loss_curve[-1]))
@@ -277,15 +305,23 @@ def train(
                 progress.update(batches.n_batches, values=logs, finalize=True)
             improved, stop = patience.update(logs[-1][1])
             if validating and improved:
-                best_weights, kept_epoch = steps.weight_values(), epoch - first_epoch + 1
+                weights = steps.weight_values()
+                if not _all_finite(weights):
+                    diverged_epoch = len(loss_curve)
+                    break
+                best_weights, kept_epoch = weights, epoch - first_epoch + 1
             if stop and epoch > first_epoch:
                 stopped_early = True
                 break
-        if not validating:
+        if not validating and diverged_epoch is None:
             kept_epoch = len(loss_curve)
-            if keep_start and np.isfinite(loss_curve[-1]):
-                if _mean_loss(steps.evaluate, monitored, 0) > start_loss:
-                    best_weights, kept_epoch = start_weights, 0
+            if not _all_finite(steps.weight_values()):
+                diverged_epoch = kept_epoch
+        if diverged_epoch is not None:
+            if best_weights is None and start_weights is not None:
+                best_weights, kept_epoch = start_weights, 0
+            elif best_weights is None:
+                kept_epoch = len(loss_curve)
         if best_weights is not None:
             steps.restore(best_weights)
     return TrainingHistory(
@@ -293,4 +329,5 @@ def train(
         validation_loss_curve=validation_loss_curve,
         stopped_early=stopped_early,
         kept_epoch=kept_epoch,
+        diverged_epoch=diverged_epoch,
     )

@@ -155,7 +155,7 @@ def test_trains_under_jax():
         fits = [
             DenoisingAutoencoderTransformer(
                 3, noise=noise, noise_level=0.3, hidden_layer_sizes=(6,), epochs=4,
-                batch_size=8, random_state=0,
+                batch_size=8, early_stopping=False, random_state=0,
             ).fit(X)
             for noise in ("gaussian", "gaussian", "masking", "salt_and_pepper")
         ]

@@ -12,7 +12,13 @@ from sk_autoencoder import AutoencoderTransformer, DenoisingAutoencoderTransform
 
 
 def tiny(cls=AutoencoderTransformer, **params):
-    defaults = dict(hidden_layer_sizes=(8,), batch_size=16, random_state=0, n_iter_no_change=100)
+    defaults = dict(
+        hidden_layer_sizes=(8,),
+        batch_size=16,
+        early_stopping=False,
+        random_state=0,
+        n_iter_no_change=100,
+    )
     return cls(**{**defaults, **params})
 
 

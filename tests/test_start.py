@@ -11,7 +11,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from sk_autoencoder import AutoencoderTransformer, DenoisingAutoencoderTransformer
-from sk_autoencoder._start import principal_components, sample_rows
+from sk_autoencoder._start import principal_components, principal_components_of_unions
 
 
 def quietly(estimator, X):
@@ -50,13 +50,24 @@ def test_components_beyond_the_features_are_zero():
     assert not components[3:].any()
 
 
-def test_sample_rows_draws_distinct_rows_of_those_given(monkeypatch):
-    monkeypatch.setattr("sk_autoencoder._start.START_ROWS", 50)
-    rows = np.arange(0, 400, 2)
-    sample = sample_rows(rows, 400, np.random.default_rng(0))
-    assert len(sample) == 50 and len(set(sample)) == 50
-    assert set(sample) <= set(rows) and np.all(np.diff(sample) > 0)
-    np.testing.assert_array_equal(sample_rows(None, 30, np.random.default_rng(0)), np.arange(30))
+def test_one_pass_gives_the_pca_of_each_union_of_blocks(monkeypatch):
+    X = correlated(200, 9, offset=50.0).astype(np.float32)
+    monkeypatch.setattr("sk_autoencoder._start.CHUNK_BYTES", 9 * 8 * 8)  # 8 rows a chunk
+    blocks = np.array_split(np.random.default_rng(0).permutation(200), 4)
+    unions = [[0, 1], [2], [0, 1, 2, 3]]
+    fitted = principal_components_of_unions(X, blocks, unions, 3)
+    for union, (mean, components) in zip(unions, fitted, strict=True):
+        rows = np.sort(np.concatenate([blocks[i] for i in union]))
+        pca = PCA(3, svd_solver="full").fit(X[rows])
+        # scikit-learn's own reconstruction, to the precision of the data's float32.
+        codes = (X - mean) @ components.T
+        assert_allclose(
+            codes @ components + mean,
+            pca.inverse_transform(pca.transform(X)),
+            rtol=1e-5,
+            atol=1e-4,
+        )
+        assert_allclose(np.abs(components @ pca.components_.T), np.eye(3), atol=1e-5)
 
 
 def assert_reproduces_pca(estimator, X, pca):
@@ -77,20 +88,22 @@ def test_the_untrained_network_is_pca(cls):
 
 def test_a_rejected_first_epoch_leaves_pca_itself():
     X = StandardScaler().fit_transform(correlated(60, 8))
-    # An absurd learning rate makes every epoch worse than the start, which is kept.
+    # An absurd learning rate makes every network worse than PCA on the rows held out
+    # from it (60 rows: five folds): the estimator is PCA of all the rows.
     estimator = AutoencoderTransformer(
         3, hidden_layer_sizes=(16,), learning_rate=3.0, epochs=2, random_state=0
     )
     estimator = quietly(estimator, X)
-    assert estimator.validation_loss_curve_ is None  # 60 rows: too few to hold out
-    assert estimator.best_epoch_ == 0 and estimator.n_iter_ == 2
+    assert estimator.pca_kept_ and estimator.best_epoch_ == 0
+    assert estimator.selection_["scheme"] == "5-fold" and estimator.selection_["rows"] == 60
     pca = PCA(3, svd_solver="full").fit(X)
     assert_reproduces_pca(estimator, X, pca)
     assert -estimator.score(X) <= pca_error(pca, X) * (1 + 1e-5)
 
 
-def test_a_rejected_run_with_held_out_rows_keeps_the_start():
-    X = StandardScaler().fit_transform(correlated(300, 8))
+def test_a_rejected_run_with_held_out_rows_keeps_pca_of_all_rows():
+    # 600 rows: a tenth held out, half of it stops training, half judges it.
+    X = StandardScaler().fit_transform(correlated(600, 8))
     estimator = quietly(
         AutoencoderTransformer(
             3, hidden_layer_sizes=(16,), learning_rate=3.0, n_iter_no_change=2, random_state=0
@@ -98,13 +111,10 @@ def test_a_rejected_run_with_held_out_rows_keeps_the_start():
         X,
     )
     assert len(estimator.validation_loss_curve_) == estimator.n_iter_ < 200
-    assert estimator.best_epoch_ == 0
-    # The start is PCA of the training part: a rank-3 affine map, whose reconstruction
-    # of the training part is within a hair of PCA's of all rows.
-    reconstruction = estimator.inverse_transform(estimator.transform(X))
-    pca = PCA(3).fit(X)
-    assert np.linalg.matrix_rank(reconstruction - reconstruction.mean(axis=0), tol=1e-3) == 3
-    assert -estimator.score(X) < pca_error(pca, X) * 1.05
+    assert estimator.best_epoch_ == 0 and estimator.pca_kept_
+    assert estimator.selection_["scheme"] == "held-out" and estimator.selection_["rows"] == 30
+    # Not the start (PCA of the rows the network saw) but PCA of all the rows.
+    assert_reproduces_pca(estimator, X, PCA(3, svd_solver="full").fit(X))
 
 
 def test_partial_fit_starts_at_the_pca_of_its_first_block():
@@ -165,10 +175,16 @@ def test_the_pca_start_trains_as_keras_model_fit_does(blobs, monkeypatch):
 
     monkeypatch.setattr(sk_autoencoder._base, "train", recording)
     estimator = AutoencoderTransformer(
-        2, hidden_layer_sizes=(8,), batch_size=16, epochs=4, shuffle=False, random_state=0
+        2,
+        hidden_layer_sizes=(8,),
+        batch_size=16,
+        epochs=4,
+        shuffle=False,
+        early_stopping=False,
+        random_state=0,
     )
     estimator = quietly(estimator, blobs)
-    assert estimator.validation_loss_curve_ is None  # 60 rows: none held out
+    assert estimator.validation_loss_curve_ is None
     model = keras.models.clone_model(estimator.model_)
     model.set_weights(starts[0])
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3), loss="mse")
