@@ -321,6 +321,7 @@ def main(argv=None):
         help="git revision of the previous release, or 'none' (default: %(default)s)",
     )
     parser.add_argument("--backends", nargs="+", choices=list(BACKENDS.values()))
+    parser.add_argument("--sets", nargs="+", metavar="NAME", help="only these data sets")
     parser.add_argument("--quick", action="store_true", help="three small cases, for the tests")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -331,6 +332,8 @@ def main(argv=None):
     from ._panel import PANEL, cases
 
     panel_cases = QUICK_CASES if args.quick else cases()
+    if args.sets:
+        panel_cases = [(name, dim) for name, dim in panel_cases if name in args.sets]
     backends = {
         name: backend
         for name, backend in BACKENDS.items()

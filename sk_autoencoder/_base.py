@@ -49,6 +49,7 @@ from ._start import (
     pca_reconstruction_errors,
     principal_components,
     principal_components_of_unions,
+    sample_rows,
     start_at_pca,
 )
 from ._training import split_validation, train
@@ -196,20 +197,35 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
 
     **Never worse than PCA.** By default (``init="pca"``) a ready network starts as PCA:
     the code layer and the output layer also see their network's input, through
-    kernels set to PCA's projection and reconstruction (fitted on the training rows),
-    and their kernels for the last hidden layer start at zero, so that the untrained
-    network computes PCA's codes and reconstructions exactly. Training learns a
-    nonlinear correction, and the start stays a candidate: with the default
-    ``early_stopping="auto"``, a tenth of the training rows is held out, and the
-    network returned is the one with the lowest loss on them among the start and the
-    epochs. On the held-out rows its reconstruction error is therefore never above
-    PCA's. Data too small to hold 10 rows out (fewer than 91 rows at the default
-    ``validation_fraction``) holds none out, and the same holds on the training rows.
-    Above 10,000 training rows, PCA is fitted on 10,000 of them drawn at random, and
-    above 2,048 features by :class:`~sklearn.decomposition.IncrementalPCA`, which
-    approximates it in memory that does not grow with the square of the features. With
-    a sigmoid or tanh output, the start is PCA's reconstruction to first order around
-    the mean, and the guarantee is against that start rather than PCA itself.
+    kernels set to PCA's projection and reconstruction, and their kernels for the last
+    hidden layer start at zero, so that the untrained network computes PCA's codes and
+    reconstructions exactly. Training learns a nonlinear correction. The network then
+    replaces PCA only where rows that neither was fitted on show it reconstructs
+    better, with 95% confidence: a one-sided paired t-test on each row's squared error,
+    PCA's minus the network's, must reject "the network is no better". Otherwise the
+    fitted estimator is PCA of every row ``fit`` was given, exactly (``pca_kept_``): a
+    network that computes PCA's codes and reconstructions, with a linear output. How
+    rows are held out depends on their number:
+
+    - where ``validation_fraction`` of the rows is at least 50 rows (500 rows at the
+      default): one network trains on the rest; half the held-out rows stop its
+      training and choose its epoch, the other half alone judge it, so that picking
+      the luckiest of many epochs cannot pass for a win;
+    - fewer rows: 5-fold cross-fitting. A network trained on four fifths of the rows
+      (stopping on its training loss) is judged on the fifth it never saw, each fifth
+      in turn, every row judged once; where the pooled evidence says such networks beat
+      PCA, the final network is trained the same way on all the rows;
+    - fewer than 10 rows: nothing can be judged, and the estimator is PCA.
+
+    ``selection_`` holds the evidence. Training that diverges, at any epoch (a loss
+    that is not finite or that jumps ten-thousand-fold, or weights that are not
+    finite), keeps the best finite candidate, PCA at worst, and says so in a
+    ``ConvergenceWarning``. PCA is fitted from the covariance matrix of all the rows,
+    read a chunk at a time, and above 2,048 features by
+    :class:`~sklearn.decomposition.IncrementalPCA`, which approximates it in memory
+    that does not grow with the square of the features. ``early_stopping=False``,
+    ``init="random"``, a network of your own, :meth:`partial_fit` and ``warm_start``
+    train one network with no such judgement.
 
     The defaults suit standardized data (for example after
     :class:`~sklearn.preprocessing.StandardScaler`). For data scaled to [0, 1], such as
@@ -254,9 +270,9 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
 
     init : {"pca", "random"}, default="pca"
         How a ready network starts. ``"pca"``: as PCA, with the structure described
-        above, and the start kept where training does not beat it. ``"random"``: the
-        classic autoencoder, a chain of layers with Glorot-uniform weights, whose
-        training loss alone decides when to stop (unless ``early_stopping=True``).
+        above, and judged against PCA after training. ``"random"``: the classic
+        autoencoder, a chain of layers with Glorot-uniform weights, whose training loss
+        alone decides when to stop (unless ``early_stopping=True``).
 
     hidden_layer_sizes : array-like of int or int, default=(256,)
         Widths of the encoder's hidden layers, from the input towards the code. The
@@ -297,17 +313,19 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         monitored loss stops improving (see ``tol`` and ``n_iter_no_change``).
 
     early_stopping : "auto" or bool, default="auto"
-        Whether to hold out ``validation_fraction`` of the training rows, stop when
-        their reconstruction loss stops improving, and keep the weights of the epoch
-        where it was lowest (or, with ``init="pca"``, the start, where no epoch beat
-        it). When False, training stops when the training loss stops improving, and
-        the network returned is the last epoch's. ``"auto"`` holds rows out with
-        ``init="pca"`` when at least 10 would be held out (with fewer, the start and
-        the trained network are compared on the training rows), and never with
-        ``init="random"``.
+        Whether rows are held out to stop training when their reconstruction loss
+        stops improving, the weights of the epoch where it was lowest being kept.
+        ``"auto"``: with ``init="pca"``, rows are held out to judge the network against
+        PCA (see above), and where at least 50 are, 10 or more of them stop its
+        training; with ``init="random"``, none. ``True``: ``validation_fraction`` of a
+        network's rows stop its training, however few (with ``init="pca"``, besides
+        those that judge it). ``False``: no rows are held out, training stops when the
+        training loss stops improving, and the last epoch's network is returned, with
+        no judgement against PCA.
 
     validation_fraction : float, default=0.1
-        Fraction of the training rows held out when early stopping holds rows out.
+        Fraction of the training rows held out, to judge the network against PCA and,
+        where early stopping holds rows out, to stop its training.
 
     n_iter_no_change : int, default=10
         Number of epochs with no improvement of at least ``tol`` after which training
@@ -356,19 +374,31 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         Maps codes to reconstructions, as rows. Shares its weights with ``model_``.
 
     loss_curve_ : list of float
-        The training loss at the end of each epoch (including the L2 penalty).
+        The training loss at the end of each epoch (including the L2 penalty), of the
+        network trained on the most rows: with 5-fold judging, the final network's,
+        and empty where the folds kept PCA and no final network was trained.
 
     validation_loss_curve_ : list of float or None
-        The loss on the held-out rows at the end of each epoch; None when no rows
-        were held out.
+        The loss on the rows that stop training, at the end of each epoch; None when
+        no rows stop it.
 
     n_iter_ : int
-        Number of epochs run.
+        Number of epochs in ``loss_curve_``.
 
     best_epoch_ : int
         The epoch whose weights the network holds, counted as ``n_iter_`` is: the best
-        on the held-out rows, the last, or the epoch the fit started from (0 for a new
-        network) where the start was kept.
+        on the held-out rows, or the last; 0 where PCA, or the start, was kept.
+
+    pca_kept_ : bool
+        True where the trained network was not shown to beat PCA, and the estimator
+        computes PCA of the training rows exactly.
+
+    selection_ : dict or None
+        The evidence that chose between the network and PCA: ``"scheme"``
+        (``"held-out"`` or ``"5-fold"``), ``"rows"`` judged, their mean squared errors
+        ``"pca_error"`` and ``"network_error"`` (from corrupted rows, for the denoising
+        estimator), the one-sided ``"lower_bound"`` on the gain at ``"confidence"``,
+        and ``"network_wins"``. None where no judgement was made.
 
     n_features_in_ : int
         Number of features seen during ``fit``.
@@ -533,9 +563,8 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         from scratch, unless ``warm_start=True``.
 
         With ``init="pca"``, the first call starts the network at the PCA of its block
-        of rows (of 10,000 of them, drawn at random, when it holds more). There are no
-        held-out rows to judge the passes by, so nothing is guaranteed against PCA
-        afterwards: measure :meth:`score` on rows of your own.
+        of rows. There are no held-out rows to judge the passes by, so nothing is
+        guaranteed against PCA afterwards: measure :meth:`score` on rows of your own.
 
         Parameters
         ----------
@@ -768,9 +797,15 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         part = Part(train_rows, stopping_rows, None)
         start = None
         if self._starts_at_pca():
-            start = principal_components(X, part.fitted_rows, self.encoding_dim)
+            rows = sample_rows(part.fitted_rows, rng)
+            start = principal_components(X, rows, self.encoding_dim)
         trained = self._trained(
-            X, network, part, start, epochs=1 if partial else self.epochs, keep_start=not partial
+            X,
+            network,
+            part,
+            start,
+            epochs=1 if partial else self.epochs,
+            fall_back=not partial,
         )
         return _Fitted(trained, [trained])
 
@@ -782,37 +817,57 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         rows, the candidate, comes from the same pass over ``X``.
         """
         plan = selection_plan(X.shape[0], self.validation_fraction, self._n_stopping_rows, rng)
-        if plan.parts and plan.final is None:
-            (part,) = plan.parts
-            blocks, unions = [part.fitted_rows, part.judging_rows], [[0], [0, 1]]
-        elif plan.parts:
-            blocks = [part.judging_rows for part in plan.parts]
-            unions = [[j for j in range(len(blocks)) if j != k] for k in range(len(blocks))]
-            unions.append(list(range(len(blocks))))
-        else:
-            blocks, unions = [np.arange(X.shape[0])], [[0]]
-        *starts, candidate = principal_components_of_unions(X, blocks, unions, self.encoding_dim)
-        corruption = self._corruption_layer(X, network.seeds.judging)
-        trained_parts, pca_errors, network_errors = [], [], []
-        for part, start in zip(plan.parts, starts, strict=True):
-            trained = self._trained(X, network, part, start, epochs=self.epochs)
-            trained_parts.append(trained)
-            errors = self._judged_errors(X, part.judging_rows, trained, start, corruption)
-            pca_errors.append(errors[0])
-            network_errors.append(errors[0] if self._is_start(trained) else errors[1])
-        evidence = None
-        if plan.parts:
-            evidence = paired_evidence(np.concatenate(pca_errors), np.concatenate(network_errors))
+        *starts, candidate = principal_components_of_unions(
+            X, *plan.pca_blocks(X.shape[0]), self.encoding_dim
+        )
+        trained_parts, evidence = self._judged(X, network, plan, starts)
         selection = None if evidence is None else evidence.as_dict(plan.scheme)
+        wins = evidence is not None and evidence.network_wins
         trained = trained_parts[-1] if trained_parts else None
-        if evidence is not None and evidence.network_wins and plan.final is not None:
+        if wins and plan.final is not None:
+            self._say(f"Training the network on all {X.shape[0]} rows")
             trained = self._trained(X, network, plan.final, candidate, epochs=self.epochs)
             trained_parts.append(trained)
-        if evidence is None or not evidence.network_wins or self._is_start(trained):
+        if not wins or self._is_start(trained):
+            self._say("PCA is kept: the network was not shown to beat it")
             pca = self._pca_network(X, network, candidate)
             kept = trained if plan.final is None else None
             return _Fitted(kept, trained_parts, pca_network=pca, selection=selection)
         return _Fitted(trained, trained_parts, selection=selection)
+
+    def _judged(self, X, network, plan, starts):
+        """Train and judge each part of ``plan`` from its start; return the networks
+        trained and the :class:`._selection.Evidence` of their judged rows (None where
+        the plan has no parts)."""
+        corruption = self._corruption_layer(X, network.seeds.judging)
+        trained_parts, pca_errors, network_errors = [], [], []
+        for number, (part, start) in enumerate(zip(plan.parts, starts, strict=True), 1):
+            self._say(
+                f"Network {number} of {len(plan.parts)} ({plan.scheme}): trained on "
+                f"{len(part.fitted_rows)} rows, judged against PCA on "
+                f"{len(part.judging_rows)}"
+            )
+            trained = self._trained(X, network, part, start, epochs=self.epochs)
+            trained_parts.append(trained)
+            errors = self._judged_errors(X, part.judging_rows, trained, start, corruption)
+            pca_errors.append(errors[0])
+            # A network that kept its start is that PCA itself, whatever the rounding.
+            network_errors.append(errors[0] if self._is_start(trained) else errors[1])
+        if not plan.parts:
+            self._say(f"{X.shape[0]} rows are too few to judge a network by")
+            return trained_parts, None
+        evidence = paired_evidence(np.concatenate(pca_errors), np.concatenate(network_errors))
+        self._say(
+            f"Judged on {evidence.rows} rows: mean squared error {evidence.network_error:.4g} "
+            f"against PCA's {evidence.pca_error:.4g}; {evidence.confidence:.0%} lower bound "
+            f"on the gain {evidence.lower_bound:.3g}"
+        )
+        return trained_parts, evidence
+
+    def _say(self, line):
+        """Print ``line`` where ``verbose`` asks for training's output."""
+        if self.verbose:
+            print(line, flush=True)
 
     def _is_start(self, trained):
         """Whether ``trained`` kept its start, which is PCA itself (a linear output)."""
@@ -842,15 +897,23 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
                 shuffle_seed=seeds.shuffle,
                 epochs=1 if partial else self.epochs,
                 first_epoch=self.n_iter_,
-                keep_start=holding_out and self._starts_at_pca(),
+                # The network it continues from is the candidate its epochs must beat
+                # (with the PCA start, where rows are held out), or what is kept if
+                # training diverges; partial_fit keeps nothing and refuses.
+                start=None
+                if partial
+                else "candidate"
+                if holding_out and self._starts_at_pca()
+                else "fallback",
             )
         trained = _Trained(model, encoder, decoder, history)
         return _Fitted(trained, [trained])
 
-    def _trained(self, X, network, part, start, *, epochs, keep_start=True):
+    def _trained(self, X, network, part, start, *, epochs, fall_back=True):
         """A new network, started at ``start`` (PCA's ``(mean, components)``, or None),
-        trained on ``part``'s rows; with ``keep_start``, its start is a candidate where
-        it starts as PCA."""
+        trained on ``part``'s rows. With ``fall_back``, the PCA start is kept where
+        training diverges; it is never a candidate otherwise: the network it becomes is
+        judged against PCA after training (see :meth:`_fitted_against_pca`)."""
         encoder, decoder = self._networks(
             network.input_shape,
             network.hidden_layer_sizes,
@@ -866,7 +929,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             part.stopping_rows,
             shuffle_seed=network.seeds.shuffle,
             epochs=epochs,
-            keep_start=keep_start and start is not None,
+            start="fallback" if fall_back and start is not None else None,
         )
         return _Trained(model, encoder, decoder, history)
 
@@ -879,7 +942,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         *,
         shuffle_seed,
         epochs,
-        keep_start,
+        start,
         first_epoch=0,
     ):
         """:func:`._training.train` with the parameters' settings; raise ``ValueError``
@@ -900,7 +963,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             tol=self.tol,
             verbose=min(int(self.verbose), 2),
             first_epoch=first_epoch,
-            keep_start=keep_start,
+            start=start,
         )
         if not history.kept_candidate:
             last_loss = history.loss_curve[-1]
@@ -949,25 +1012,26 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         )
         corruption = self._corruption_layer(X, network.seeds.corruption)
         model = self._compiled(build_autoencoder(encoder, decoder, corruption=corruption))
+        # Built, as a trained network's is: saving it and training it on start alike.
+        model.optimizer.build(model.trainable_variables)
         return _Trained(model, encoder, decoder, None)
 
     def _warn(self, fitted, partial):
         """Warn, at the caller's line, of a diverged training or a budget that ran out."""
-        diverged = [t.history for t in fitted.networks if t.history.diverged_epoch is not None]
         # Past _warn, _fit, fit and scikit-learn's _fit_context: the caller's line.
         stacklevel = 5
+        diverged = [t.history for t in fitted.networks if t.history.diverged_epoch is not None]
         if diverged:
-            history = diverged[0]
             if fitted.pca_network is not None:
                 kept = "the estimator is PCA of the training rows"
             elif fitted.trained.history.kept_epoch == 0:
                 kept = "the network is kept as it started"
             else:
-                kept = f"the network is kept as it was after epoch {fitted.trained.history.kept_epoch}"
+                kept = f"the network of epoch {fitted.trained.history.kept_epoch} is kept"
             warnings.warn(
-                f"Training diverged: the loss became {history.loss_curve[-1]:.3g} at epoch "
-                f"{history.diverged_epoch}, and training stopped there; {kept}. Lower "
-                f"learning_rate (now {self.learning_rate}) or scale the data.",
+                f"Training diverged: the loss became {diverged[0].loss_curve[-1]:.3g} at "
+                f"epoch {diverged[0].diverged_epoch}, and training stopped there; {kept}. "
+                f"Lower learning_rate (now {self.learning_rate}) or scale the data.",
                 ConvergenceWarning,
                 stacklevel=stacklevel,
             )
@@ -990,34 +1054,43 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         history = None if fitted.trained is None else fitted.trained.history
         loss_curve = [] if history is None else history.loss_curve
         validation_loss_curve = None if history is None else history.validation_loss_curve
-        first_epoch = self.n_iter_ if continuing else 0
+        kept_epoch = 0 if fitted.pca_network or history is None else history.kept_epoch
+        pca_kept = fitted.pca_network is not None
         if continuing:
             previous = self.validation_loss_curve_
             if partial or validation_loss_curve is None:
                 validation_loss_curve = previous
             elif previous is not None:
                 validation_loss_curve = previous + validation_loss_curve
-        pca_kept = fitted.pca_network is not None
-        if continuing:
-            pca_kept = self.pca_kept_ and history.kept_epoch == 0
+            # Training that kept the network it continued from leaves PCA where it was.
+            pca_kept = getattr(self, "pca_kept_", False) and kept_epoch == 0
+            kept_epoch += self.n_iter_
+            loss_curve = self.loss_curve_ + loss_curve
         self.model_, self.encoder_, self.decoder_ = kept.model, kept.encoder, kept.decoder
-        self.loss_curve_ = (self.loss_curve_ if continuing else []) + loss_curve
+        self.loss_curve_ = loss_curve
         self.validation_loss_curve_ = validation_loss_curve
-        self.best_epoch_ = first_epoch + (
-            0 if fitted.pca_network or history is None else history.kept_epoch
-        )
-        self.n_iter_ = len(self.loss_curve_)
+        self.best_epoch_ = kept_epoch
+        self.n_iter_ = len(loss_curve)
         self.pca_kept_ = pca_kept
         self.selection_ = fitted.selection
 
-    def _n_stopping_rows(self, n_rows):
+    def _n_stopping_rows(self, n_rows, folds=False):
         """How many of a network's ``n_rows`` rows are held out to stop its training (0:
-        it stops on its training loss), as ``early_stopping`` says."""
+        it stops on its training loss), as ``early_stopping`` says.
+
+        ``"auto"`` holds rows out for the plain autoencoder of a ready network that
+        starts as PCA, where at least :data:`._selection.MIN_STOPPING_ROWS` would be,
+        but not in the folds of small data (``folds``): a few rows stop training by
+        chance more than by the data, and the folds' judgement is what keeps the
+        network from overfitting there.
+        """
         if not self.early_stopping:
             return 0
         count = math.ceil(self.validation_fraction * n_rows)
-        if self.early_stopping == "auto" and not (
-            self._starts_at_pca() and self._stops_on_held_out and count >= MIN_STOPPING_ROWS
+        if self.early_stopping == "auto" and (
+            folds
+            or not (self._starts_at_pca() and self._stops_on_held_out)
+            or count < MIN_STOPPING_ROWS
         ):
             return 0
         return count

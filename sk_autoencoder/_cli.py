@@ -65,7 +65,8 @@ def parser():
     compare.add_argument(
         "--quick",
         action="store_true",
-        help="a quick look: at most 2,000 rows, code sizes 2 and 8, 20 epochs",
+        help="a quick look: at most 2,000 rows, code sizes 2 and 8 (those below the number "
+        "of features), 20 epochs",
     )
     compare.add_argument(
         "--max-rows", type=_positive_int, metavar="N", help="compare on a sample of N rows"
@@ -123,7 +124,7 @@ def run_compare(args, argv):
 
     quick = {}
     if args.quick:
-        quick = {"max_rows": 2_000, "dims": [2, 8], "epochs": 20}
+        quick = {"max_rows": 2_000, "default_dims": (2, 8), "epochs": 20}
     kwargs = {} if args.data_dir is None else {"data_dir": args.data_dir}
     try:
         data = _data.read(args.source, target=args.target, **kwargs)
@@ -156,12 +157,20 @@ def run_compare(args, argv):
 
 def _planned(data, args, quick):
     """The comparison, checked against the data before anything is fitted."""
-    from ._compare import _Comparer
+    from ._compare import DEFAULT_DIMS, _Comparer
 
-    dims = args.dims or quick.get("dims")
     max_rows = args.max_rows or quick.get("max_rows")
     epochs = args.epochs or quick.get("epochs")
-    return _Comparer(data, dims, args.test_size, epochs, max_rows, args.random_state, 1)
+    return _Comparer(
+        data,
+        args.dims,
+        args.test_size,
+        epochs,
+        max_rows,
+        args.random_state,
+        1,
+        default_dims=quick.get("default_dims", DEFAULT_DIMS),
+    )
 
 
 def new_folder(parent, name):

@@ -145,7 +145,17 @@ def _as_data(X, y, image_shape):
 class _Comparer:
     """One comparison, step by step: check, sample, split, prepare, fit and measure."""
 
-    def __init__(self, data, dims, test_size, epochs, max_rows, random_state, verbose):
+    def __init__(
+        self,
+        data,
+        dims,
+        test_size,
+        epochs,
+        max_rows,
+        random_state,
+        verbose,
+        default_dims=DEFAULT_DIMS,
+    ):
         self.data, self.notes = data, list(data.notes)
         self.test_size, self.epochs, self.max_rows = test_size, epochs, max_rows
         self.random_state, self.verbose = random_state, verbose
@@ -167,7 +177,7 @@ class _Comparer:
                 f"image_shape {data.image_shape} holds {int(np.prod(data.image_shape))} "
                 f"values, but the rows have {self.n_features} features."
             )
-        self.dims = _checked_dims(dims, self.n_features)
+        self.dims = _checked_dims(dims, self.n_features, default_dims)
         # The rows of the data as given that the comparison still uses.
         self.kept = np.arange(len(data.X))
         self._drop_missing_labels()
@@ -313,7 +323,13 @@ class _Measures:
         self.baseline_score = None
         self.reducers, self.codes, self.images = {}, {}, None
         self.code_labels = None if y_test is None else y_test[:PLOTTED_ROWS]
-        self.pca_mse = {}
+        self.pca_mse, self.pca_denoising_mse = {}, {}
+        # The held-out rows are also given corrupted as the denoiser's training rows are,
+        # the same draw for every reducer.
+        from ._inference import column_std
+
+        seed = 0 if comparer.random_state is None else comparer.random_state
+        self.noise = (TRAINING_NOISE * column_std(X_train), seed)
 
     def all(self):
         if self.y_train is not None and not self.on_disk:
@@ -340,14 +356,17 @@ class _Measures:
             else:
                 reducer.fit(self.X_train)
         fit_seconds = time.perf_counter() - start
-        mse, test_codes = _held_out(reducer, self.X_test)
+        mse, denoising_mse, test_codes = _held_out(reducer, self.X_test, self.noise)
         if name == "PCA":
-            self.pca_mse[dim] = mse
+            self.pca_mse[dim], self.pca_denoising_mse[dim] = mse, denoising_mse
         record = {
             "encoding_dim": dim,
             "reducer": name,
             "mse": mse,
             "mse_to_pca": mse / self.pca_mse[dim],
+            "denoising_mse": denoising_mse,
+            "denoising_to_pca": denoising_mse / self.pca_denoising_mse[dim],
+            "kept": _kept(reducer),
             "score": None,
             "fit_seconds": fit_seconds,
             "transform_ms_per_1000": self._transform_ms(reducer),
@@ -449,11 +468,13 @@ class _PixelScaler:
         return (np.asarray(X, dtype=np.float64) * self.scale_ + self.mean_).astype(np.float32)
 
 
-def _checked_dims(dims, n_features):
+def _checked_dims(dims, n_features, default_dims=DEFAULT_DIMS):
+    """``dims`` checked against the features; None: those of ``default_dims`` below the
+    number of features, or one less than it where none is."""
     if n_features < 2:
         raise ValueError(f"the data has {n_features} feature: there is nothing to reduce.")
     if dims is None:
-        dims = [dim for dim in DEFAULT_DIMS if dim < n_features] or [n_features - 1]
+        dims = [dim for dim in default_dims if dim < n_features] or [n_features - 1]
     dims = [dims] if isinstance(dims, Integral) else list(dims)
     if not dims:
         raise ValueError("dims is empty: give at least one code size.")
@@ -520,15 +541,31 @@ def _standardized(scaler, X):
     return np.nan_to_num(X, copy=False, nan=0.0)
 
 
-def _held_out(reducer, X):
-    """The mean squared reconstruction error over ``X`` and its codes, chunk by chunk."""
-    total, codes = 0.0, []
-    for chunk in _row_chunks(X):
+def _held_out(reducer, X, noise):
+    """``(mse, denoising_mse, codes)`` of ``X``, chunk by chunk: the mean squared
+    reconstruction error of its rows, of its rows corrupted by ``noise`` (each
+    feature's standard deviation of gaussian noise, and a seed) against the clean rows,
+    and the rows' codes."""
+    scale, seed = noise
+    total, denoising_total, codes = 0.0, 0.0, []
+    for number, chunk in enumerate(_row_chunks(X)):
         chunk_codes = np.asarray(reducer.transform(chunk), dtype=np.float32)
         reconstruction = reducer.inverse_transform(chunk_codes)
         total += float(np.sum(np.square(chunk - reconstruction, dtype=np.float64)))
         codes.append(chunk_codes)
-    return total / X.size, np.concatenate(codes)
+        draws = np.random.default_rng([seed, number]).standard_normal(chunk.shape)
+        corrupted = (chunk + scale * draws).astype(np.float32)
+        reconstruction = reducer.inverse_transform(reducer.transform(corrupted))
+        denoising_total += float(np.sum(np.square(chunk - reconstruction, dtype=np.float64)))
+    return total / X.size, denoising_total / X.size, np.concatenate(codes)
+
+
+def _kept(reducer):
+    """What an autoencoder ended as: "network", or "PCA" where no network was shown to
+    beat PCA; None for PCA itself."""
+    if not hasattr(reducer, "pca_kept_"):
+        return None
+    return "PCA" if reducer.pca_kept_ else "network"
 
 
 def _codes(reducer, X):

@@ -248,27 +248,23 @@ def table_preparation(frame):
             f"and {len(identifiers)} are identifiers or dates."
         )
     if dropped:
-        notes.append(f"Dropped {len(dropped)} constant or empty columns: {_names(dropped)}.")
+        notes.append(
+            f"Dropped {_counted(len(dropped), 'constant or empty column')}: {_names(dropped)}."
+        )
     if identifiers:
         notes.append(
-            f"Left out {len(identifiers)} columns of dates or of a different text in every "
-            f"row: {_names(identifiers)}."
+            f"Left out {_counted(len(identifiers), 'column')} of dates or of a different "
+            f"text in every row: {_names(identifiers)}."
         )
     if numeric:
-        notes.append(f"Standardized {len(numeric)} numeric columns.")
+        notes.append(f"Standardized {_counted(len(numeric), 'numeric column')}.")
     if text:
         notes.append(
-            f"One-hot encoded {len(text)} text columns ({_names(text)}), keeping each one's "
-            f"{MAX_CATEGORIES} most frequent values at most, then standardized the indicators."
+            f"One-hot encoded {_counted(len(text), 'text column')} ({_names(text)}), keeping "
+            f"each one's {MAX_CATEGORIES} most frequent values at most, then standardized "
+            "the indicators."
         )
-    missing = {name: int(frame[name].isna().sum()) for name in numeric + text}
-    missing = {name: count for name, count in missing.items() if count}
-    if missing:
-        described = ", ".join(f"{name} ({count})" for name, count in missing.items())
-        notes.append(
-            f"Replaced {sum(missing.values())} missing values: numeric ones by the column's "
-            f"mean on the training rows, text ones by a category of their own: {described}."
-        )
+    notes += _missing_notes(frame, numeric, text)
     encode = make_pipeline(
         SimpleImputer(strategy="constant", fill_value="(missing)"),
         OneHotEncoder(
@@ -302,6 +298,35 @@ def as_table_input(frame):
         else:
             columns[name] = column.astype(object).where(column.notna(), None)
     return pd.DataFrame(columns, index=frame.index)
+
+
+def _missing_notes(frame, numeric, text):
+    """What becomes of missing values: a sentence for numeric and one for text columns."""
+
+    def missing(columns):
+        counts = {name: int(frame[name].isna().sum()) for name in columns}
+        counts = {name: count for name, count in counts.items() if count}
+        described = ", ".join(f"{name} ({count})" for name, count in counts.items())
+        return sum(counts.values()), described
+
+    notes = []
+    count, described = missing(numeric)
+    if count:
+        notes.append(
+            f"Replaced {_counted(count, 'missing numeric value')} by the column's mean on "
+            f"the training rows: {described}."
+        )
+    count, described = missing(text)
+    if count:
+        notes.append(
+            f"Gave {_counted(count, 'missing text value')} a category of their own: {described}."
+        )
+    return notes
+
+
+def _counted(count, noun):
+    """``count`` and ``noun``, plural but for one: "1 column", "3 columns"."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def _names(names, shown=5):

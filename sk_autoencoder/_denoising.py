@@ -50,14 +50,18 @@ verbose, warm_start
         before they reach the encoder, yours too. ``random_state`` also seeds the noise;
         ``noise`` and ``noise_level``, like the network's shape, keep the values of the
         fit that built the network when training continues.
-        The network starts at PCA of the clean training rows, as the plain
-        autoencoder's does, but the start is no candidate to keep by default: held-out
-        rows measure the reconstruction of clean rows, not what the denoising network
-        is trained for (a network trained on masked rows reconstructs clean ones worse
-        than PCA for many epochs before it denoises better than the plain network). So
-        ``early_stopping="auto"`` holds no rows out here, and training stops on the
-        training loss. ``early_stopping=True`` holds rows out and judges the epochs,
-        and the start, on their clean reconstruction.
+        The network starts at PCA of the clean training rows and is judged against
+        PCA as the plain autoencoder's is (see :class:`AutoencoderTransformer`), but on
+        what it is trained for: the judged rows are corrupted with its training noise,
+        and each one's error is that of its reconstruction against the clean row,
+        PCA's from the same corrupted row beside it. Where the network is not shown to
+        denoise better than PCA with 95% confidence, the estimator is PCA of the clean
+        training rows. So its reconstruction of held-out rows corrupted with its noise
+        is never worse than PCA's; of clean rows, nothing is promised: a denoiser can
+        reconstruct clean rows worse than PCA where it denoises better (see the
+        benchmark in the guide). With ``early_stopping="auto"``, its training stops on
+        its training loss, and every held-out row judges it; ``early_stopping=True``
+        also holds rows out to stop its training on their clean reconstruction.
 
     Attributes
     ----------
@@ -75,8 +79,8 @@ verbose, warm_start
         The training loss (on corrupted input) at the end of each epoch.
 
     validation_loss_curve_ : list of float or None
-        The loss on the clean held-out rows at the end of each epoch; None when no rows
-        were held out.
+        The loss on the clean rows that stop training, at the end of each epoch; None
+        when no rows stop it.
 
     n_iter_ : int
         Number of epochs run.
@@ -84,6 +88,14 @@ verbose, warm_start
     best_epoch_ : int
         The epoch whose weights the network holds (see
         :class:`AutoencoderTransformer`).
+
+    pca_kept_ : bool
+        True where the network was not shown to denoise better than PCA, and the
+        estimator computes PCA of the training rows exactly.
+
+    selection_ : dict or None
+        The evidence that chose between the network and PCA, from corrupted held-out
+        rows (see :class:`AutoencoderTransformer`).
 
     n_features_in_ : int
         Number of features seen during ``fit``.

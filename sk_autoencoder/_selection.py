@@ -72,12 +72,25 @@ class Plan:
     parts: tuple
     final: Part | None
 
+    def pca_blocks(self, n_samples):
+        """``(blocks, unions)`` for :func:`._start.principal_components_of_unions`: the
+        PCA each part starts from, then the PCA of all ``n_samples`` rows."""
+        if not self.parts:
+            return [np.arange(n_samples)], [[0]]
+        if self.final is None:
+            (part,) = self.parts
+            return [part.fitted_rows, part.judging_rows], [[0], [0, 1]]
+        blocks = [part.judging_rows for part in self.parts]
+        unions = [[j for j in range(len(blocks)) if j != k] for k in range(len(blocks))]
+        return blocks, [*unions, list(range(len(blocks)))]
+
 
 def plan(n_samples, validation_fraction, n_stopping, rng):
     """The :class:`Plan` for ``n_samples`` rows.
 
-    ``n_stopping(n_rows)`` is how many of a network's ``n_rows`` rows stop its
-    training (0: it stops on its training loss); ``rng`` draws the rows.
+    ``n_stopping(n_rows, folds)`` is how many of a network's ``n_rows`` rows stop its
+    training (0: it stops on its training loss), where ``folds`` says whether it is
+    one of the folds' networks; ``rng`` draws the rows.
     """
     if n_samples < MIN_ROWS:
         return Plan("too few rows", (), None)
@@ -86,7 +99,7 @@ def plan(n_samples, validation_fraction, n_stopping, rng):
         order = rng.permutation(n_samples)
         held_out, train_rows = order[:n_held_out], np.sort(order[n_held_out:])
         stopping_rows = None
-        if n_stopping(n_samples) > 0:
+        if n_stopping(n_samples, False) > 0:
             stopping_rows, held_out = (
                 np.sort(held_out[: n_held_out // 2]),
                 held_out[n_held_out // 2 :],
@@ -103,7 +116,7 @@ def plan(n_samples, validation_fraction, n_stopping, rng):
 
 def _trained_on(rows, n_stopping, rng, judging_rows):
     """A :class:`Part` on ``rows``, some of them drawn to stop its training."""
-    count = n_stopping(len(rows))
+    count = min(n_stopping(len(rows), True), len(rows) - 1)
     if count <= 0:
         return Part(np.sort(rows), None, judging_rows)
     shuffled = rng.permutation(rows)

@@ -18,6 +18,13 @@ from scipy import linalg
 
 from ._pages import release_pages
 
+# A start that is no candidate (no rows judge the network against PCA) is fitted on at
+# most this many rows, drawn at random: beyond them the covariance's products cost as
+# much as epochs of training (benchmarks.start compares the fit with init="pca" and
+# with init="random" side by side). The PCA a network is judged against, and the one
+# kept in its place, are fitted on every row.
+START_ROWS = 10_000
+
 # Rows of X read at a time, in bytes: few, large products of a chunk with itself,
 # which BLAS runs faster than many small ones.
 CHUNK_BYTES = 8 * 2**20
@@ -37,6 +44,13 @@ _MARGIN = 0.05
 CORRECTION = "reconstruction_correction"
 
 
+def sample_rows(rows, rng):
+    """``rows`` (sorted), or :data:`START_ROWS` of them drawn with ``rng``."""
+    if len(rows) <= START_ROWS:
+        return rows
+    return np.sort(rng.choice(rows, size=START_ROWS, replace=False))
+
+
 class Moments:
     """The count, sums and products of a block of rows, in float64, around a shift.
 
@@ -51,9 +65,9 @@ class Moments:
         self.products = np.zeros((n_features, n_features))
 
     def add_rows(self, rows):
-        """Take in a chunk of rows (float64, already shifted)."""
+        """Take in a chunk of rows, already shifted."""
         self.count += len(rows)
-        self.sums += rows.sum(axis=0)
+        self.sums += rows.sum(axis=0, dtype=np.float64)
         self.products += rows.T @ rows
 
     def __add__(self, other):
@@ -86,22 +100,30 @@ def block_moments(X, blocks):
     one pass, chunk by chunk, around the first chunk's mean (which keeps the sums
     accurate for data far from zero).
 
-    The products are computed in float64: the PCA they give is scikit-learn's to the
-    precision of ``X``'s own float type.
+    Each chunk's products are computed in ``X``'s own float type, at twice float64's
+    speed for float32 (centred, it loses nothing that matters to them), and summed in
+    float64.
     """
     n_features = X.shape[1]
-    step = max(1, CHUNK_BYTES // (n_features * np.dtype(np.float64).itemsize))
-    first = next((rows[:step] for rows in blocks if len(rows)), None)
-    shift = np.zeros(n_features)
-    if first is not None:
-        shift = np.asarray(X[first], dtype=np.float64).mean(axis=0)
-    moments = [Moments(n_features, shift) for _ in blocks]
-    for rows, block in zip(blocks, moments, strict=True):
+    step = max(1, CHUNK_BYTES // (n_features * X.dtype.itemsize))
+    shift = None
+    moments = []
+    for number, rows in enumerate(blocks):
         for start in range(0, len(rows), step):
-            chunk = np.asarray(X[rows[start : start + step]], dtype=np.float64)
+            chunk = np.asarray(X[rows[start : start + step]])  # a copy: rows are indices
             release_pages(X)
+            if shift is None:
+                shift = chunk.mean(axis=0, dtype=np.float64).astype(X.dtype)
+                moments = [Moments(n_features, shift.astype(np.float64)) for _ in blocks]
             chunk -= shift
-            block.add_rows(chunk)
+            # Values this large would overflow the float type in the products (finite
+            # data can reach them): those chunks are multiplied in float64.
+            peak = max(chunk.max(initial=0), -chunk.min(initial=0))
+            if peak > np.sqrt(np.finfo(chunk.dtype).max / len(chunk)):
+                chunk = chunk.astype(np.float64)
+            moments[number].add_rows(chunk)
+    if shift is None:
+        return [Moments(n_features, np.zeros(n_features)) for _ in blocks]
     return moments
 
 

@@ -230,7 +230,7 @@ def train(
     tol,
     verbose,
     first_epoch=0,
-    keep_start=False,
+    start=None,
 ):
     """Fit ``model`` (compiled) to reconstruct ``X``; return a :class:`TrainingHistory`.
 
@@ -244,14 +244,16 @@ def train(
     2 one line per epoch. The epochs are numbered from ``first_epoch`` (which draws
     their orders) when training continues.
 
-    With ``keep_start``, the weights training starts from are a candidate too: with
-    validation rows, their loss there is the one to beat, and the model ends with them
-    unless an epoch beat it.
+    ``start`` says what the weights training starts from are: ``"candidate"``, one of
+    the weights to keep (with validation rows, their loss there is the one to beat, and
+    the model ends with them unless an epoch beat it; training that diverges ends with
+    them where no epoch was kept before); ``"fallback"``, kept only where training
+    diverges; None, neither.
 
     Training diverges when an epoch's loss is not finite or jumps past
     :data:`EXPLOSION` times the lowest before it, or when the weights to keep are not
     finite. It then stops, and the model ends with the best candidate from before (the
-    best validation epoch, or the start with ``keep_start``); with none, the weights
+    best validation epoch, or the start where ``start`` says so); with none, the weights
     are left as they are, for the caller to refuse (``history.kept_candidate`` is
     False).
     """
@@ -280,8 +282,8 @@ def train(
     # Shuffled batches read a memory-mapped X in no order (see _pages.read_at_random).
     reading = contextlib.nullcontext() if shuffle_seed is None else read_at_random(X)
     with training as steps, without_retracing_warnings(), reading:
-        start_weights = steps.weight_values() if keep_start else None
-        if keep_start and validating:
+        start_weights = None if start is None else steps.weight_values()
+        if start == "candidate" and validating:
             patience.best = _mean_loss(steps.evaluate, validation, 0)
             best_weights, kept_epoch = start_weights, 0
         for epoch in range(first_epoch, first_epoch + epochs):

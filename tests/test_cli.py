@@ -85,10 +85,31 @@ def test_a_csv_with_text_and_missing_values(tmp_path):
     csv = check_success(result, tmp_path / "out")
     assert csv["accuracy"].between(0, 1).all()
     report = (tmp_path / "out" / "report.md").read_text()
-    assert "One-hot encoded 1 text columns (city)" in report
-    assert "Replaced 29 missing values" in report
+    assert "One-hot encoded 1 text column (city)" in report
+    assert "Replaced 18 missing numeric values" in report
+    assert "Gave 11 missing text values a category of their own: city (11)" in report
     # One line per fit, as the fits go.
     assert len(re.findall(r"^\[\d/6\] ", result.stdout, re.MULTILINE)) == 6
+
+
+def test_a_tiny_table_never_loses_to_pca_and_the_verdict_says_so(tmp_path):
+    # 21 rows of 4 columns (14 to train on): too few for a network to show a gain.
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(21, 2)) @ rng.normal(size=(2, 4)), columns=list("abcd"))
+    frame += 0.3 * rng.normal(size=frame.shape)
+    frame.to_csv(tmp_path / "tiny.csv", index=False)
+    result = run("compare", "tiny.csv", "--quick", "--out", "out", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    csv = pd.read_csv(tmp_path / "out" / "results.csv")
+    # --quick takes the code sizes below the 4 features.
+    assert list(csv["encoding_dim"].unique()) == [2]
+    autoencoders = csv[csv["reducer"] != "PCA"]
+    assert (autoencoders["MSE / PCA's"] <= 1.02).all()
+    assert (autoencoders["denoising / PCA's"] <= 1.02).all()
+    verdict = result.stdout.split("\n\nReports:")[0].splitlines()[-1]
+    assert verdict.startswith("No autoencoder beats PCA at any code size (2)")
+    assert "PCA does better" not in verdict
+    assert f"{(autoencoders['kept'] == 'PCA').sum()} of 2 autoencoders are PCA" in verdict
 
 
 def test_a_parquet_file(tmp_path):

@@ -87,14 +87,43 @@ def test_a_table_with_text_and_missing_values_is_prepared_on_its_training_rows()
     X, y = frame.drop(columns="label"), frame["label"]
     result = compare(X, y, dims=[2], **QUICK)
     notes = " ".join(result.notes)
-    assert "Dropped 1 constant or empty columns: constant" in notes
-    assert "Left out 1 columns" in notes and "id" in notes
-    assert "One-hot encoded 1 text columns (colour)" in notes
-    assert "Replaced 23 missing values" in notes
+    assert "Dropped 1 constant or empty column: constant" in notes
+    assert "Left out 1 column of dates" in notes and "id" in notes
+    assert "Standardized 2 numeric columns." in notes
+    assert "One-hot encoded 1 text column (colour)" in notes
+    # Numbers and text apart: 15 numbers become their mean, 8 texts a category.
+    assert "Replaced 15 missing numeric values by the column's mean" in notes
+    assert "Gave 8 missing text values a category of their own: colour (8)" in notes
     # a, b and three colours plus "(missing)".
     assert result.n_features == 6
     assert np.isfinite(result.table["held-out MSE"]).all()
     assert result.score_name == "accuracy"
+
+
+def test_every_reducer_is_measured_from_noisy_held_out_rows_too(low_rank):
+    X, y = low_rank
+    result = compare(X, y, dims=[1, 2], **QUICK)
+    table = result.table.set_index(["encoding_dim", "reducer"])
+    # The rows lie on a plane: at 2 codes PCA reconstructs clean rows exactly, but not
+    # noisy ones.
+    assert table.loc[(2, "PCA"), "held-out MSE"] < 1e-6 < table.loc[(2, "PCA"), "denoising MSE"]
+    pca = table.xs("PCA", level="reducer")["denoising MSE"]
+    ratios = table["denoising MSE"] / pca.reindex(table.index.get_level_values(0)).to_numpy()
+    assert_allclose(table["denoising / PCA's"], ratios)
+    assert set(table["kept"].dropna()) <= {"PCA", "network"}
+    assert table.loc[(1, "PCA"), "kept"] is None or pd.isna(table.loc[(1, "PCA"), "kept"])
+
+
+def test_class_labels_colour_the_codes_by_class_with_a_legend():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(90, 5))
+    y = np.array(["cat", "dog", "eel"])[rng.integers(3, size=90)]
+    figure = compare(X, y, dims=[2], **QUICK).plot_codes()
+    legend = figure.axes[-1].get_legend()
+    assert [text.get_text() for text in legend.get_texts()] == ["cat", "dog", "eel"]
+    # A quantity to predict gets a colour scale instead.
+    scale = compare(X, X[:, 0], dims=[2], **QUICK).plot_codes()
+    assert scale.axes[-1].get_label() == "<colorbar>"
 
 
 def test_a_quantity_to_predict_is_judged_by_r2(low_rank):
@@ -194,25 +223,65 @@ def test_a_table_with_nothing_usable_is_a_data_error():
         compare(frame, **QUICK)
 
 
-def table_of(ratios):
-    """A comparison table with the given autoencoder ratios at dims 2 and 8."""
+def table_of(ratios, kept="network"):
+    """A comparison table at dims 2 and 8: the autoencoder's held-out ratio and the
+    denoising autoencoder's ratio from noisy rows, given; the others, 1."""
     records = []
     for dim, (autoencoder, denoising) in zip((2, 8), ratios, strict=True):
-        for name, ratio in (("PCA", 1.0), ("autoencoder", autoencoder), ("denoising", denoising)):
+        for name, clean, noisy in (
+            ("PCA", 1.0, 1.0),
+            ("autoencoder", autoencoder, 1.0),
+            ("denoising autoencoder", 1.0, denoising),
+        ):
             records.append(
-                {"encoding_dim": dim, "reducer": name, "MSE / PCA's": ratio, "fit (s)": 1.0}
+                {
+                    "encoding_dim": dim,
+                    "reducer": name,
+                    "MSE / PCA's": clean,
+                    "denoising / PCA's": noisy,
+                    "kept": None if name == "PCA" else kept,
+                    "fit (s)": 1.0,
+                }
             )
     return pd.DataFrame(records)
 
 
-def test_the_verdict_names_where_an_autoencoder_wins():
-    everywhere = _verdict(table_of([(0.9, 0.95), (0.5, 0.6)]))
-    assert "beats PCA at every code size" in everywhere
-    assert "autoencoder with 8 values" in everywhere and "0.50 x PCA's" in everywhere
-    somewhere = _verdict(table_of([(1.1, 1.0), (0.7, 0.6)]))
-    assert "at code sizes 8 of 2, 8" in somewhere and "denoising with 8" in somewhere
-    nowhere = _verdict(table_of([(1.1, 1.0), (0.99, 1.2)]))
-    assert nowhere.startswith("PCA is as good as the autoencoders at every code size")
+def test_the_verdict_when_a_reducer_wins_everywhere():
+    verdict = _verdict(table_of([(0.9, 0.95), (0.5, 0.6)]))
+    assert verdict.startswith("A nonlinear reducer beats PCA at every code size:")
+    assert "the autoencoder with 8 values, whose held-out error is 0.50 x PCA's" in verdict
+    assert "PCA does better" not in verdict
+
+
+def test_the_verdict_when_a_reducer_wins_somewhere():
+    verdict = _verdict(table_of([(1.0, 1.0), (0.7, 0.6)]))
+    assert "beats PCA at code size 8 of 2, 8" in verdict
+    # The denoiser is judged by its error from noisy rows, where it is 0.60 x PCA's.
+    assert "the denoising autoencoder with 8 values, whose error from noisy rows is 0.60" in (
+        verdict
+    )
+    assert "PCA does better" not in verdict
+
+
+def test_the_verdict_names_every_size_where_a_reducer_loses():
+    verdict = _verdict(table_of([(1.27, 0.9), (0.7, 1.1)]))
+    assert "beats PCA at every code size" in verdict
+    assert verdict.endswith(
+        "PCA does better than the autoencoder at code size 2 (held-out error 1.27 x PCA's); "
+        "the denoising autoencoder at code size 8 (error from noisy rows 1.10 x PCA's)."
+    )
+    # Losing everywhere, PCA is never called as good.
+    nowhere = _verdict(table_of([(1.1, 1.0), (1.0, 1.3)]))
+    assert nowhere.startswith("No autoencoder beats PCA at any code size (2, 8).")
+    assert "as good" not in nowhere and "code size 2 (held-out error 1.10" in nowhere
+
+
+def test_the_verdict_when_pca_is_kept():
+    verdict = _verdict(table_of([(1.0, 1.0), (1.0, 1.0)], kept="PCA"))
+    assert verdict.startswith(
+        "No autoencoder beats PCA at any code size (2, 8): on this data, keep PCA."
+    )
+    assert "4 of 4 autoencoders are PCA itself" in verdict
 
 
 def test_the_reports_hold_the_table_the_verdict_and_the_plots(low_rank, tmp_path):

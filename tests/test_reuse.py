@@ -29,7 +29,10 @@ def builds(monkeypatch):
 
 
 def fit(X, cls=AutoencoderTransformer, **params):
-    defaults = dict(hidden_layer_sizes=(8,), epochs=3, batch_size=16, random_state=0)
+    """One network trained on all of ``X`` (none judged against PCA: see test_selection)."""
+    defaults = dict(
+        hidden_layer_sizes=(8,), epochs=3, batch_size=16, early_stopping=False, random_state=0
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         return cls(**{**defaults, **params}).fit(X)

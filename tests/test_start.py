@@ -11,7 +11,11 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from sk_autoencoder import AutoencoderTransformer, DenoisingAutoencoderTransformer
-from sk_autoencoder._start import principal_components, principal_components_of_unions
+from sk_autoencoder._start import (
+    principal_components,
+    principal_components_of_unions,
+    sample_rows,
+)
 
 
 def quietly(estimator, X):
@@ -48,6 +52,17 @@ def test_components_beyond_the_features_are_zero():
     assert components.shape == (5, 3)
     assert_allclose(components[:3] @ components[:3].T, np.eye(3), atol=1e-12)
     assert not components[3:].any()
+
+
+def test_sample_rows_draws_distinct_rows_of_those_given(monkeypatch):
+    monkeypatch.setattr("sk_autoencoder._start.START_ROWS", 50)
+    rows = np.arange(0, 400, 2)
+    sample = sample_rows(rows, np.random.default_rng(0))
+    assert len(sample) == 50 and len(set(sample)) == 50
+    assert set(sample) <= set(rows) and np.all(np.diff(sample) > 0)
+    np.testing.assert_array_equal(
+        sample_rows(np.arange(30), np.random.default_rng(0)), np.arange(30)
+    )
 
 
 def test_one_pass_gives_the_pca_of_each_union_of_blocks(monkeypatch):
