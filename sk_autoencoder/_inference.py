@@ -80,7 +80,9 @@ def dense_layers(model):
             continue
         if not isinstance(layer, keras.layers.Dense) or layer.activation not in _BY_KERAS_FUNCTION:
             raise ValueError(f"layer {layer.name!r} is not a Dense layer this package can run")
-        kernel, bias = layer.get_weights()
+        # The variables' values, not get_weights, which warns on JAX (numpy's
+        # deprecated __array__ path).
+        kernel, bias = (np.asarray(variable.value) for variable in (layer.kernel, layer.bias))
         skip = model.input_shape[-1] if previous is not None else 0
         layers.append((kernel, bias, _BY_KERAS_FUNCTION[layer.activation], skip))
         previous = None
