@@ -5,10 +5,10 @@ Run ``python -m benchmarks.start``. On the seed workload of ``benchmarks.speed``
 output, batch 256, 10 epochs, no held-out rows, every epoch run), each backend in a
 process of its own fits the network with each start in turn, round after round, after
 one fit of each that compiles the steps both use (the PCA start changes weights, not
-the network). A fit with the PCA start also fits PCA (on 10,000 rows) and evaluates
-the start and the trained network on the training rows to keep the better. Each
-round's ratio is taken between fits run one after the other; the bar is held to the
-median of the rounds' ratios.
+the network). A fit with the PCA start also fits PCA (on 10,000 rows) and keeps the
+start's weights to fall back on if training diverges. Each round's ratio is taken
+between fits run one after the other; the bar is held to the median of the rounds'
+ratios.
 """
 
 import argparse

@@ -208,9 +208,10 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
     rows are held out depends on their number:
 
     - where ``validation_fraction`` of the rows is at least 50 rows (500 rows at the
-      default): one network trains on the rest; half the held-out rows stop its
-      training and choose its epoch, the other half alone judge it, so that picking
-      the luckiest of many epochs cannot pass for a win;
+      default): those rows judge one network trained on the rest, of which
+      ``validation_fraction`` more stop its training and choose its epoch. The rows
+      that choose the epoch never judge it, so that picking the luckiest of many
+      epochs cannot pass for a win;
     - fewer rows: 5-fold cross-fitting. A network trained on four fifths of the rows
       (stopping on its training loss) is judged on the fifth it never saw, each fifth
       in turn, every row judged once; where the pooled evidence says such networks beat
@@ -316,8 +317,8 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         Whether rows are held out to stop training when their reconstruction loss
         stops improving, the weights of the epoch where it was lowest being kept.
         ``"auto"``: with ``init="pca"``, rows are held out to judge the network against
-        PCA (see above), and where at least 50 are, 10 or more of them stop its
-        training; with ``init="random"``, none. ``True``: ``validation_fraction`` of a
+        PCA (see above), and where 50 or more judge it, ``validation_fraction`` of the
+        rest stop its training; with ``init="random"``, none. ``True``: ``validation_fraction`` of a
         network's rows stop its training, however few (with ``init="pca"``, besides
         those that judge it). ``False``: no rows are held out, training stops when the
         training loss stops improving, and the last epoch's network is returned, with
@@ -888,6 +889,10 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             train_rows, validation_rows = split_validation(
                 X.shape[0], self.validation_fraction, rng
             )
+        # The network training continues from is the candidate its epochs must beat
+        # (with the PCA start, where rows are held out), or else what is kept if
+        # training diverges; partial_fit keeps nothing, and refuses.
+        start = "candidate" if holding_out and self._starts_at_pca() else "fallback"
         with _variables_restored_on_error(model):
             history = self._run_training(
                 model,
@@ -897,14 +902,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
                 shuffle_seed=seeds.shuffle,
                 epochs=1 if partial else self.epochs,
                 first_epoch=self.n_iter_,
-                # The network it continues from is the candidate its epochs must beat
-                # (with the PCA start, where rows are held out), or what is kept if
-                # training diverges; partial_fit keeps nothing and refuses.
-                start=None
-                if partial
-                else "candidate"
-                if holding_out and self._starts_at_pca()
-                else "fallback",
+                start=None if partial else start,
             )
         trained = _Trained(model, encoder, decoder, history)
         return _Fitted(trained, [trained])
@@ -1081,7 +1079,8 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         ``"auto"`` holds rows out for the plain autoencoder of a ready network that
         starts as PCA, where at least :data:`._selection.MIN_STOPPING_ROWS` would be,
         but not in the folds of small data (``folds``): a few rows stop training by
-        chance more than by the data, and the folds' judgement is what keeps the
+        chance more than by the data (on the guarantee's panel, a network stopped on so
+        few rows gave up most of its gain), and the folds' judgement is what keeps the
         network from overfitting there.
         """
         if not self.early_stopping:

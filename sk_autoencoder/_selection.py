@@ -9,9 +9,9 @@ a win.
 
 How rows are held out depends on how many there are (:func:`plan`):
 
-- enough for ``validation_fraction`` of them to hold :data:`MIN_HELD_OUT_ROWS`: one
-  network trains on the rest; half the held-out rows stop its training, the other half
-  judge it (all of them judge, where training stops on the training loss);
+- enough for ``validation_fraction`` of them to hold :data:`MIN_HELD_OUT_ROWS`: those
+  judge one network trained on the rest (of which, where early stopping holds rows
+  out, ``validation_fraction`` more stop its training);
 - fewer: :data:`N_FOLDS`-fold cross-fitting. A network trained on each fold's
   complement, by the same rule as the final one, is judged on the fold; every row is
   judged once. Where the pooled evidence says the rule beats PCA, the final network
@@ -97,26 +97,21 @@ def plan(n_samples, validation_fraction, n_stopping, rng):
     n_held_out = math.ceil(validation_fraction * n_samples)
     if MIN_HELD_OUT_ROWS <= n_held_out < n_samples:
         order = rng.permutation(n_samples)
-        held_out, train_rows = order[:n_held_out], np.sort(order[n_held_out:])
-        stopping_rows = None
-        if n_stopping(n_samples, False) > 0:
-            stopping_rows, held_out = (
-                np.sort(held_out[: n_held_out // 2]),
-                held_out[n_held_out // 2 :],
-            )
-        return Plan("held-out", (Part(train_rows, stopping_rows, np.sort(held_out)),), None)
+        judging_rows, rest = np.sort(order[:n_held_out]), order[n_held_out:]
+        part = _trained_on(rest, n_stopping(len(rest), False), rng, judging_rows)
+        return Plan("held-out", (part,), None)
     folds = np.array_split(rng.permutation(n_samples), N_FOLDS)
     parts = []
     for k, fold in enumerate(folds):
         rest = np.concatenate([other for j, other in enumerate(folds) if j != k])
-        parts.append(_trained_on(rest, n_stopping, rng, judging_rows=np.sort(fold)))
-    final = _trained_on(np.arange(n_samples), n_stopping, rng, judging_rows=None)
+        parts.append(_trained_on(rest, n_stopping(len(rest), True), rng, np.sort(fold)))
+    final = _trained_on(np.arange(n_samples), n_stopping(n_samples, True), rng, None)
     return Plan(f"{N_FOLDS}-fold", tuple(parts), final)
 
 
 def _trained_on(rows, n_stopping, rng, judging_rows):
-    """A :class:`Part` on ``rows``, some of them drawn to stop its training."""
-    count = min(n_stopping(len(rows), True), len(rows) - 1)
+    """A :class:`Part` on ``rows``, ``n_stopping`` of them drawn to stop its training."""
+    count = min(n_stopping, len(rows) - 1)
     if count <= 0:
         return Part(np.sort(rows), None, judging_rows)
     shuffled = rng.permutation(rows)

@@ -325,3 +325,25 @@ def test_compare_memory_reports_what_a_memory_mapped_comparison_takes(tmp_path):
             assert met == ("yes" if bar_met(float(figure), bar) else "no")
         else:
             assert met == figure
+
+
+@pytest.mark.each_backend
+def test_guarantee_measures_both_releases_on_both_backends(tmp_path):
+    run_module("benchmarks.guarantee", "--quick", "--out", str(tmp_path))
+    report = (tmp_path / "guarantee.md").read_text()
+    for backend, title in (("tensorflow", "TensorFlow"), ("jax", "JAX")):
+        bars = table_rows(report, f"{title}: the bars")
+        assert bars[0][:2] == ["cases measured", "3 of 3"]
+        assert all(met in ("yes", "no") for *_, met in bars)
+        cases = table_rows(report, f"{title}: every case")
+        assert [(row[0], row[4]) for row in cases] == [
+            ("linnerud", "2"),
+            ("iris", "2"),
+            ("wine", "4"),
+        ]
+        for row in cases:
+            previous, now, kept = float(row[6]), float(row[7]), row[8]
+            assert previous > 0 and now > 0 and kept in ("yes", "no")
+            # PCA kept is PCA: its ratio is 1 to float32 rounding.
+            assert kept == "no" or now == pytest.approx(1, abs=1e-3)
+        assert (tmp_path / f"cases-{backend}.csv").exists()

@@ -60,17 +60,14 @@ def test_too_few_rows_or_a_network_that_overflows_show_nothing():
     assert not evidence.network_wins
 
 
-def test_held_out_plan_parts_its_rows_and_judges_on_rows_that_did_not_stop_training():
-    (part,) = plan(1000, 0.1, lambda n, folds: 1, np.random.default_rng(0)).parts
-    assert (len(part.train_rows), len(part.stopping_rows), len(part.judging_rows)) == (
-        900,
-        50,
-        50,
-    )
+def test_held_out_plan_judges_on_rows_that_neither_trained_nor_stopped_the_network():
+    (part,) = plan(1000, 0.1, lambda n_rows, folds: n_rows // 10, np.random.default_rng(0)).parts
+    sizes = len(part.train_rows), len(part.stopping_rows), len(part.judging_rows)
+    assert sizes == (810, 90, 100)
     everything = np.concatenate([part.train_rows, part.stopping_rows, part.judging_rows])
     assert_array_equal(np.sort(everything), np.arange(1000))
-    # Where training stops on its own loss, every held-out row judges.
-    (part,) = plan(1000, 0.1, lambda n, folds: 0, np.random.default_rng(0)).parts
+    # Where training stops on its own loss, nothing more is held out.
+    (part,) = plan(1000, 0.1, lambda n_rows, folds: 0, np.random.default_rng(0)).parts
     assert part.stopping_rows is None and len(part.judging_rows) == 100
 
 

@@ -117,7 +117,7 @@ def test_a_rejected_first_epoch_leaves_pca_itself():
 
 
 def test_a_rejected_run_with_held_out_rows_keeps_pca_of_all_rows():
-    # 600 rows: a tenth held out, half of it stops training, half judges it.
+    # 600 rows: a tenth held out judges the network, a tenth of the rest stops it.
     X = StandardScaler().fit_transform(correlated(600, 8))
     estimator = quietly(
         AutoencoderTransformer(
@@ -127,7 +127,7 @@ def test_a_rejected_run_with_held_out_rows_keeps_pca_of_all_rows():
     )
     assert len(estimator.validation_loss_curve_) == estimator.n_iter_ < 200
     assert estimator.best_epoch_ == 0 and estimator.pca_kept_
-    assert estimator.selection_["scheme"] == "held-out" and estimator.selection_["rows"] == 30
+    assert estimator.selection_["scheme"] == "held-out" and estimator.selection_["rows"] == 60
     # Not the start (PCA of the rows the network saw) but PCA of all the rows.
     assert_reproduces_pca(estimator, X, PCA(3, svd_solver="full").fit(X))
 
