@@ -318,11 +318,11 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         stops improving, the weights of the epoch where it was lowest being kept.
         ``"auto"``: with ``init="pca"``, rows are held out to judge the network against
         PCA (see above), and where 50 or more judge it, ``validation_fraction`` of the
-        rest stop its training; with ``init="random"``, none. ``True``: ``validation_fraction`` of a
-        network's rows stop its training, however few (with ``init="pca"``, besides
-        those that judge it). ``False``: no rows are held out, training stops when the
-        training loss stops improving, and the last epoch's network is returned, with
-        no judgement against PCA.
+        rest stop its training; with ``init="random"``, none. ``True``:
+        ``validation_fraction`` of a network's rows stop its training, however few
+        (with ``init="pca"``, besides those that judge it). ``False``: no rows are
+        held out, training stops when the training loss stops improving, and the last
+        epoch's network is returned, with no judgement against PCA.
 
     validation_fraction : float, default=0.1
         Fraction of the training rows held out, to judge the network against PCA and,
