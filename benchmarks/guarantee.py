@@ -297,32 +297,23 @@ def bars(cases, new, old):
                 rise <= WIN_RISE,
             )
         )
-    large = [(now, before) for now, before in compared if now["rows"] > LARGE_ROWS]
-    if large:
-        cost = sum(now["ae_fit_s"] for now, _ in large) / sum(
-            before["ae_fit_s"] for _, before in large
+    sizes = (
+        (f"over {LARGE_ROWS:,} rows", lambda rows: rows > LARGE_ROWS, COST_BAR),
+        (f"of at most {LARGE_ROWS:,} rows", lambda rows: rows <= LARGE_ROWS, None),
+    )
+    for words, of_size, bar in sizes:
+        pairs = [(now, before) for now, before in compared if of_size(now["rows"])]
+        if not pairs:
+            continue
+        cost = sum(now["ae_fit_s"] for now, _ in pairs) / sum(
+            before["ae_fit_s"] for _, before in pairs
         )
         result.append(
             (
-                f"autoencoder fit time / previous, the {len(large)} cases over "
-                f"{LARGE_ROWS:,} rows together",
+                f"autoencoder fit time / previous, the {len(pairs)} cases {words} together",
                 f"{cost:.2f}",
-                f"at most {COST_BAR}",
-                cost <= COST_BAR,
-            )
-        )
-    small = [(now, before) for now, before in compared if now["rows"] <= LARGE_ROWS]
-    if small:
-        cost = sum(now["ae_fit_s"] for now, _ in small) / sum(
-            before["ae_fit_s"] for _, before in small
-        )
-        result.append(
-            (
-                f"autoencoder fit time / previous, the {len(small)} cases of at most "
-                f"{LARGE_ROWS:,} rows together",
-                f"{cost:.2f}",
-                "stated",
-                True,
+                "stated" if bar is None else f"at most {bar}",
+                bar is None or cost <= bar,
             )
         )
     return [(what, figure, bar, "yes" if met else "no") for what, figure, bar, met in result]

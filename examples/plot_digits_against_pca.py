@@ -7,8 +7,9 @@ Both reducers are fitted on 70% of scikit-learn's 8 x 8 digits and measured on t
 other 30%: the mean squared error of the reconstructions of rows neither has seen.
 
 With its default parameters, :class:`~sk_autoencoder.AutoencoderTransformer` starts
-as PCA and keeps that start unless training beats it on rows it holds out, so its
-held-out error is never far above PCA's; on digits it is well below.
+as PCA, and its network replaces PCA only where rows it held out show, with 95%
+confidence, that it reconstructs better; elsewhere it is PCA itself. So its held-out
+error is not above PCA's; on digits it is well below.
 """
 
 import matplotlib.pyplot as plt

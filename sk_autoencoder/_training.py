@@ -319,6 +319,9 @@ def train(
             kept_epoch = len(loss_curve)
             if not _all_finite(steps.weight_values()):
                 diverged_epoch = kept_epoch
+        elif best_weights is None and diverged_epoch is None:
+            # No epoch's validation loss was finite: the network fails on those rows.
+            diverged_epoch = len(loss_curve)
         if diverged_epoch is not None:
             if best_weights is None and start_weights is not None:
                 best_weights, kept_epoch = start_weights, 0

@@ -14,12 +14,15 @@ from sk_autoencoder import AutoencoderTransformer, DenoisingAutoencoderTransform
 from sk_autoencoder._pages import memory_mapped
 from sk_autoencoder._quiet import info_lines_held_back
 from sk_autoencoder._reuse import compiled_steps
+from sk_autoencoder._start import principal_components
 from sk_autoencoder._training import (
     CHUNK_BYTES,
+    EXPLOSION,
     GATHER_BYTES,
     Batches,
     chunk_batches,
     split_validation,
+    train,
 )
 
 
@@ -194,3 +197,81 @@ def test_only_networks_without_random_draws_are_compiled_with_xla(monkeypatch, n
             DenoisingAutoencoderTransformer(2, noise=noise, **params).fit(X)
     on_tensorflow = keras.backend.backend() == "tensorflow"
     assert len(held_back) == (1 if noise is None and on_tensorflow else 0)
+
+
+def small_model(learning_rate, start=None):
+    """A compiled 6-4-2-4-6 autoencoder, seeded; started as PCA's ``(mean, components)``
+    where ``start`` is given."""
+    from sk_autoencoder._network import build_autoencoder, build_decoder, build_encoder
+    from sk_autoencoder._start import start_at_pca
+
+    shape = dict(n_features=6, encoding_dim=2, hidden_layer_sizes=(4,), activation="relu")
+    skip = start is not None
+    encoder = build_encoder(**shape, seeds=[1, 2], alpha=0.0, skip=skip)
+    decoder = build_decoder(
+        **shape, output_activation="linear", seeds=[3, 4], alpha=0.0, skip=skip
+    )
+    if skip:
+        start_at_pca(encoder, decoder, *start, "linear")
+    model = build_autoencoder(encoder, decoder)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss="mse")
+    return model
+
+
+def run_training(model, X, **kwargs):
+    settings = dict(
+        batch_size=16,
+        epochs=5,
+        shuffle_seed=0,
+        train_rows=None,
+        validation_rows=None,
+        n_iter_no_change=10,
+        tol=0.0,
+        verbose=0,
+    )
+    return train(model, X, **{**settings, **kwargs})
+
+
+def variable_values(model):
+    return [np.asarray(variable.value) for variable in model.variables]
+
+
+@pytest.fixture
+def normal_rows():
+    return np.random.default_rng(0).normal(size=(60, 6)).astype(np.float32)
+
+
+def test_a_loss_that_explodes_is_divergence_and_the_start_is_kept(normal_rows):
+    model = small_model(learning_rate=1e9)
+    start = variable_values(model)
+    history = run_training(model, normal_rows, start="fallback")
+    # Stopped at the epoch whose loss jumped, finite or not.
+    assert history.diverged_epoch == len(history.loss_curve) < 5
+    last, lowest = history.loss_curve[-1], min(history.loss_curve[:-1], default=np.inf)
+    assert not np.isfinite(last) or last > EXPLOSION * lowest
+    assert history.kept_epoch == 0 and history.kept_candidate
+    for value, before in zip(variable_values(model), start, strict=True):
+        assert_array_equal(value, before)
+
+
+def test_divergence_with_nothing_to_keep_is_left_for_the_caller(normal_rows):
+    history = run_training(small_model(learning_rate=1e9), normal_rows, start=None)
+    assert history.diverged_epoch is not None and not history.kept_candidate
+
+
+def test_the_start_as_a_candidate_is_kept_where_no_epoch_beats_it():
+    # Rows on a plane, which the start (their PCA) reconstructs exactly, and a
+    # learning rate that only spoils it: no epoch does better on the held-out rows.
+    rng = np.random.default_rng(0)
+    X = (rng.normal(size=(60, 2)) @ rng.normal(size=(2, 6))).astype(np.float32)
+    model = small_model(learning_rate=0.5, start=principal_components(X, np.arange(60), 2))
+    start = variable_values(model)
+    held_out = dict(train_rows=np.arange(48), validation_rows=np.arange(48, 60))
+    history = run_training(model, X, start="candidate", **held_out)
+    assert history.kept_epoch == 0 and history.diverged_epoch is None
+    assert len(history.validation_loss_curve) == 5
+    for value, before in zip(variable_values(model), start, strict=True):
+        assert_array_equal(value, before)
+    # As a fallback only, the start gives way to the best epoch.
+    fallback = small_model(learning_rate=0.5, start=principal_components(X, np.arange(60), 2))
+    assert run_training(fallback, X, start="fallback", **held_out).kept_epoch > 0
