@@ -52,7 +52,7 @@ from ._start import (
     sample_rows,
     start_at_pca,
 )
-from ._training import split_validation, train
+from ._training import gathered, split_validation, train
 
 _OPTIMIZERS = {
     "adam": keras.optimizers.Adam,
@@ -985,8 +985,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         dtype = keras.config.floatx()
         pca_errors, network_errors = np.empty(len(rows)), np.empty(len(rows))
         for chunk in row_chunks(len(rows), min(encoder.rows_per_chunk, decoder.rows_per_chunk)):
-            clean = np.asarray(X[rows[chunk]], dtype=dtype)
-            release_pages(X)
+            clean = gathered(X, rows[chunk], dtype)
             inputs = clean
             if corruption is not None:
                 corrupted = corruption.corrupt(keras.ops.convert_to_tensor(clean))
@@ -994,8 +993,10 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             pca_errors[chunk] = pca_reconstruction_errors(start, inputs, clean)
             # A network whose output overflows loses: its error is not finite.
             with np.errstate(over="ignore", invalid="ignore"):
-                residual = clean - decoder(encoder(inputs))
-                network_errors[chunk] = np.mean(np.square(residual, dtype=np.float64), axis=1)
+                residual = decoder(encoder(inputs))
+                residual -= clean
+                np.square(residual, out=residual)
+                network_errors[chunk] = residual.mean(axis=1, dtype=np.float64)
         return pca_errors, network_errors
 
     def _pca_network(self, X, network, candidate):

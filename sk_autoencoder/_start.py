@@ -183,11 +183,15 @@ def _incremental_components(X, rows, n_components):
 
 def pca_reconstruction_errors(start, inputs, targets):
     """Mean squared error, per row, of PCA's reconstruction of ``inputs`` (a chunk of
-    rows; ``start`` is ``(mean, components)``) against ``targets``, in float64."""
-    mean, components = start
-    codes = (np.asarray(inputs, dtype=np.float64) - mean) @ components.T
-    residual = np.asarray(targets, dtype=np.float64) - (codes @ components + mean)
-    return np.mean(np.square(residual), axis=1)
+    rows; ``start`` is ``(mean, components)``) against ``targets``, in ``inputs``' float
+    type, summed in float64; in place where it can, so that a chunk costs two copies."""
+    mean, components = (np.asarray(part, dtype=inputs.dtype) for part in start)
+    codes = (inputs - mean) @ components.T
+    residual = codes @ components
+    residual += mean
+    residual -= targets
+    np.square(residual, out=residual)
+    return residual.mean(axis=1, dtype=np.float64)
 
 
 def _inverse_and_slope(output_activation, mean):

@@ -104,11 +104,11 @@ class Batches:
             if self.resident:
                 yield None, order[start:stop].astype(np.int32).reshape(shape)
             else:
-                rows = _gathered(self.X, order[start:stop], self.dtype)
+                rows = gathered(self.X, order[start:stop], self.dtype)
                 yield rows, np.arange(stop - start, dtype=np.int32).reshape(shape)
 
 
-def _gathered(X, rows, dtype):
+def gathered(X, rows, dtype):
     """``X[rows]`` in ``dtype``; from another dtype, gathered a few rows at a time, so
     that no copy of more than :data:`GATHER_BYTES` is made in ``X``'s own dtype. From a
     memory-mapped ``X``, the pages read are released afterwards."""
