@@ -37,7 +37,7 @@ PREVIOUS = "cc02693"
 # The denoiser's default training noise, which its held-out rows are corrupted with.
 NOISE_LEVEL = 0.1
 
-# The bars of the issue, held on every case of each backend.
+# The guarantee's bars, held on every case of each backend.
 MAX_RATIO = 1.02
 # Above this, a ratio counts as a loss to PCA: the PCA candidate's own reconstruction
 # differs from scikit-learn's by float32 rounding.
@@ -218,7 +218,7 @@ def case_rows(cases, new, old):
 
 
 BARS_TEXT = (
-    "Every case of the panel, against the issue's bars: the autoencoder's held-out MSE "
+    "Every case of the panel, against the guarantee's bars: the autoencoder's held-out MSE "
     f"over PCA's at most {MAX_RATIO} and above 1.00 (by more than float32 rounding) in "
     f"at most {MAX_LOSS_SHARE:.0%} of the cases; the denoiser's MSE from corrupted "
     f"held-out rows over PCA's from the same rows at most {MAX_RATIO}; the wins kept; "
@@ -253,7 +253,7 @@ CASE_HEADER = [
 
 
 def bars(cases, new, old):
-    """The issue's bars on one backend: ``[(what, figure, bar, met)]``."""
+    """The guarantee's bars on one backend: ``[(what, figure, bar, met)]``."""
     done = [(case, now, before) for case, now, before in zip(cases, new, old, strict=True)]
     done = [(case, now, before) for case, now, before in done if "error" not in now]
     ratios = [now["ae_ratio"] for _, now, _ in done]

@@ -36,11 +36,15 @@ class Comparison:
     Attributes
     ----------
     table : pandas.DataFrame
-        One row per reducer and code size: held-out MSE, its ratio to PCA's, the
-        accuracy or R^2 of a simple model trained on the codes (when labels were
-        given), fit time, transform time and the epochs trained.
+        One row per reducer and code size: held-out MSE and its ratio to PCA's; the
+        MSE from held-out rows corrupted with the denoiser's training noise, against
+        the clean rows, and its ratio to PCA's; whether each autoencoder kept its
+        network or PCA; the accuracy or R^2 of a simple model trained on the codes
+        (when labels were given), fit time, transform time and the epochs trained.
     verdict : str
-        The answer in one sentence.
+        The answer in a few sentences: where a reducer beats PCA (each judged by what
+        it is trained for), every code size where one does worse, and how many are
+        PCA itself.
     notes : list of str
         What was done to the data before the fits.
     train_rows, test_rows : ndarray of int

@@ -110,7 +110,8 @@ def plan(n_samples, validation_fraction, n_stopping, rng):
 
 
 def _trained_on(rows, n_stopping, rng, judging_rows):
-    """A :class:`Part` on ``rows``, ``n_stopping`` of them drawn to stop its training."""
+    """A :class:`Part` on ``rows``, ``n_stopping`` of them (one row at least left to
+    train on) drawn to stop its training."""
     count = min(n_stopping, len(rows) - 1)
     if count <= 0:
         return Part(np.sort(rows), None, judging_rows)

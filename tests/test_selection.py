@@ -160,7 +160,7 @@ def test_judged_fits_repeat_exactly_and_survive_a_round_trip(tmp_path):
 
 
 def test_a_diverged_fit_keeps_pca_with_finite_weights_and_says_so():
-    # The fit of the issue: lr=1e9 made a loss of 2.9e32, weights not all finite.
+    # A fit that once returned a loss of 2.9e32 and weights not all finite.
     rng = np.random.default_rng(0)
     X, X_new = rng.normal(size=(60, 6)), rng.normal(size=(2000, 6))
     estimator = AutoencoderTransformer(
