@@ -131,16 +131,25 @@ def _local_rng(random_state):
 
 
 def _check_in_range(X):
-    """Raise ``ValueError`` if ``X`` holds values beyond the range of Keras's float type."""
-    floatx = np.dtype(keras.config.floatx())
-    if X.dtype.itemsize <= floatx.itemsize or X.size == 0:
+    """Raise ``ValueError`` if ``X`` holds values too large for the network to train on.
+
+    Training squares reconstruction errors in Keras's float type: a row of
+    ``n_features`` values as large as ``limit`` can have a squared error near
+    ``4 * n_features * limit**2``, which must stay within the float type's range, or the
+    loss, the network and PCA's candidate alike overflow. Data that large must be
+    scaled, and saying so before training beats a fit that diverges.
+    """
+    if X.size == 0:
         return
-    peak, limit = max(float(X.max()), -float(X.min())), float(np.finfo(floatx).max)
+    floatx = np.dtype(keras.config.floatx())
+    limit = float(np.sqrt(np.finfo(floatx).max / (4 * X.shape[1])))
+    peak = max(float(X.max()), -float(X.min()))
     if peak > limit:
         raise ValueError(
-            f"X holds values as large as {peak:.3g} in magnitude, beyond the range of the "
-            f"network's float type {floatx} ({limit:.3g}). Scale the data first, for "
-            "example with StandardScaler."
+            f"X holds values as large as {peak:.3g} in magnitude, beyond the range the "
+            f"network can train on in its float type {floatx} ({limit:.3g} for "
+            f"{X.shape[1]} features: the squared errors of larger values overflow). "
+            "Scale the data first, for example with StandardScaler."
         )
 
 

@@ -175,7 +175,9 @@ def test_methods_need_fit_first(method):
         ("fit", np.empty((3, 0)), ValueError, "0 feature"),
         ("fit", np.ones(3), ValueError, "Expected 2D array, got 1D"),
         ("fit", np.ones((2, 2, 2)), ValueError, "dim 3"),
-        ("fit", np.array([[1e300, 0.0], [0.0, 1.0]]), ValueError, "beyond the range"),
+        ("fit", np.array([[1e300, 0.0], [0.0, 1.0]]), ValueError, "beyond the range the network"),
+        # Within float32's range, but the squares of such errors are not.
+        ("fit", np.array([[1e30, 0.0], [0.0, 1.0]], np.float32), ValueError, "squared errors"),
         ("transform", np.ones((2, 5)), ValueError, "5 features.*expecting 4"),
         ("transform", np.full((2, 4), 1e300), ValueError, "not finite for 2 of 2 rows"),
         ("inverse_transform", np.ones((2, 4)), ValueError, "codes of 2 values"),
