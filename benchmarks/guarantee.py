@@ -375,10 +375,14 @@ def main(argv=None):
     command = "python -m benchmarks.guarantee" + (" --quick" if args.quick else "")
     if args.previous != PREVIOUS:
         command += f" --previous {args.previous}"
+    for option in ("backends", "sets"):
+        if getattr(args, option):
+            command += f" --{option} {' '.join(getattr(args, option))}"
     sets = ", ".join(f"{s.name} ({s.kind}, {s.source})" for s in PANEL)
+    seconds = time.perf_counter() - started
     preamble = (
         "# The guarantee against PCA on real data\n\n"
-        f"Made by `{command}` on {machine()}, in {time.perf_counter() - started:.0f} s.\n\n"
+        f"Made by `{command}` on {machine(list(backends.values()))}, in {seconds:.0f} s.\n\n"
         f"{len(panel_cases)} cases (a data set and a code size d) from: {sets}. Each set is "
         "split 70/30 (random_state=0) and scaled on its training rows (tables and patches "
         "by StandardScaler, Fashion-MNIST by its pixels' overall mean and spread). "

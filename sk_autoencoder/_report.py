@@ -289,8 +289,10 @@ class Comparison:
         return _formatted(self.table).to_html(index=False)
 
 
-def machine():
-    """The CPU, its cores available, and the versions that decide the figures."""
+def machine(backends=None):
+    """The CPU, its cores available, and the versions that decide the figures; the
+    Keras backend this process runs, or the ``backends`` named (for a run whose
+    workers run others)."""
     import keras
     import sklearn
 
@@ -309,7 +311,8 @@ def machine():
     return (
         f"{model}, {cores} cores; Python {platform.python_version()}, numpy {np.__version__}, "
         f"scikit-learn {sklearn.__version__}, keras {keras.__version__} "
-        f"({keras.backend.backend()} backend)"
+        f"({', '.join(backends or [keras.backend.backend()])} "
+        f"backend{'s' if backends and len(backends) > 1 else ''})"
     )
 
 
