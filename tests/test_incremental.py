@@ -125,17 +125,20 @@ def test_other_features_are_refused(blobs):
 def test_a_diverged_pass_leaves_the_network_as_it_was(blobs):
     estimator = tiny().partial_fit(blobs)
     codes, iterations = estimator.transform(blobs), int(estimator.model_.optimizer.iterations)
+    # A new learning rate applies at once: this one overflows the weights.
+    estimator.set_params(learning_rate=1e30)
     with pytest.raises(ValueError, match="diverged"):
-        estimator.partial_fit(blobs * 1e30)
+        estimator.partial_fit(blobs * 1e10)
     assert estimator.n_iter_ == 1
     assert int(estimator.model_.optimizer.iterations) == iterations
     assert_array_equal(estimator.transform(blobs), codes)
 
 
 def test_a_first_partial_fit_that_fails_leaves_it_unfitted(blobs):
-    estimator = tiny()
+    estimator = tiny(learning_rate=1e30)
     with pytest.raises(ValueError, match="diverged"):
-        estimator.partial_fit(blobs * 1e30)
+        estimator.partial_fit(blobs * 1e10)
     with pytest.raises(NotFittedError):
         estimator.transform(blobs)
+    estimator.set_params(learning_rate=1e-3)
     assert np.isfinite(estimator.partial_fit(blobs).loss_curve_).all()
