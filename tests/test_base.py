@@ -560,13 +560,17 @@ def test_fits_compiled_with_xla_print_nothing(tmp_path):
             "from sk_autoencoder import AutoencoderTransformer\n",
             "from sk_autoencoder import AutoencoderTransformer\n" + textwrap.dedent(setup),
         )
+        .replace("estimator.score(X)\n", "estimator.score(X)\nfirst = len(held_back)\n")
     )
-    code += "\nopen('compiles.txt', 'w').write(str(len(held_back)))\n"
+    code += "\nopen('compiles.txt', 'w').write(f'{first} {len(held_back)}')\n"
     run_python(f"import os; os.chdir({str(tmp_path)!r})\n" + code, KERAS_BACKEND="tensorflow")
     assert (tmp_path / "estimator-output.txt").read_text() == ""
-    # The first fit validates (45 training rows), the six others train on all 50 rows of
-    # the same network: one compile for each shape, the six sharing theirs.
-    assert (tmp_path / "compiles.txt").read_text() == "2"
+    # 50 rows are judged by 5 folds: each fit trains networks on 40 rows, and on all 50
+    # where the folds show a win (on this noise, by chance: random_state is None). One
+    # compile for each shape; the six short fits share theirs, as a grid search's do.
+    first, total = map(int, (tmp_path / "compiles.txt").read_text().split())
+    assert 1 <= first <= 2
+    assert 1 <= total - first <= 2
 
 
 def test_works_under_jax_without_importing_tensorflow(tmp_path):
