@@ -308,11 +308,11 @@ def machine(backends=None):
                 model,
             )
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    backends = backends or [keras.backend.backend()]
     return (
         f"{model}, {cores} cores; Python {platform.python_version()}, numpy {np.__version__}, "
         f"scikit-learn {sklearn.__version__}, keras {keras.__version__} "
-        f"({', '.join(backends or [keras.backend.backend()])} "
-        f"backend{'s' if backends and len(backends) > 1 else ''})"
+        f"({', '.join(backends)} backend{'s' if len(backends) > 1 else ''})"
     )
 
 
