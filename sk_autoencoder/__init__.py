@@ -19,7 +19,7 @@ __version__ = "0.1.0"
 _PUBLIC = {
     "AutoencoderTransformer": "._base",
     "DenoisingAutoencoderTransformer": "._denoising",
-    "load": "._persistence",
+    "load": "._io.persistence",
     "compare": "._compare",
     "Comparison": "._report",
 }

@@ -27,6 +27,8 @@ from ._inference import (
     reconstruction_errors,
     row_chunks,
 )
+from ._io.pages import memory_mapped, release_pages
+from ._io.persistence import save
 from ._network import (
     CONV_DECODER_SEEDS,
     CONV_ENCODER_SEEDS,
@@ -41,8 +43,6 @@ from ._network import (
     wrap_decoder,
     wrap_encoder,
 )
-from ._pages import memory_mapped, release_pages
-from ._persistence import save
 from ._selection import MIN_STOPPING_ROWS, Part, paired_evidence
 from ._selection import plan as selection_plan
 from ._start import (
@@ -719,7 +719,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
 
         A memory-mapped ``X`` is checked for NaN and infinity chunk by chunk, with the
         same errors, so that the check's pass over the file leaves none of its pages
-        in memory (see :mod:`._pages`).
+        in memory (see :mod:`._io.pages`).
         """
         if not memory_mapped(X):
             return validate_data(self, X, reset=reset, dtype=_INPUT_DTYPES)

@@ -22,7 +22,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from . import _data
-from ._pages import memory_mapped, release_pages
+from ._io.pages import memory_mapped, release_pages
 from ._report import Comparison, machine
 
 REDUCERS = ("PCA", "autoencoder", "denoising autoencoder")

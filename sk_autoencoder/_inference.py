@@ -10,7 +10,7 @@ import keras
 import numpy as np
 from scipy import special
 
-from ._pages import release_pages
+from ._io.pages import release_pages
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946

@@ -16,7 +16,7 @@ products are kept apart and added. This module knows numpy, not Keras.
 import numpy as np
 from scipy import linalg
 
-from ._pages import release_pages
+from ._io.pages import release_pages
 
 # A start that is no candidate (no rows judge the network against PCA) is fitted on at
 # most this many rows, drawn at random: beyond them the covariance's products cost as

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from ._pages import memory_mapped, read_at_random, release_pages
+from ._io.pages import memory_mapped, read_at_random, release_pages
 from ._quiet import without_retracing_warnings
 from ._reuse import compiled_steps
 
@@ -279,7 +279,7 @@ def train(
         resident=np.asarray(X, dtype=dtype) if resident else None,
         xla=xla,
     )
-    # Shuffled batches read a memory-mapped X in no order (see _pages.read_at_random).
+    # Shuffled batches read a memory-mapped X in no order (see _io.pages.read_at_random).
     reading = contextlib.nullcontext() if shuffle_seed is None else read_at_random(X)
     with training as steps, without_retracing_warnings(), reading:
         start_weights = None if start is None else steps.weight_values()

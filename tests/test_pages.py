@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from sk_autoencoder import AutoencoderTransformer, DenoisingAutoencoderTransformer
-from sk_autoencoder._pages import memory_mapped, read_at_random, release_pages
+from sk_autoencoder._io.pages import memory_mapped, read_at_random, release_pages
 
 pytestmark = [
     pytest.mark.skipif(

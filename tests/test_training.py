@@ -11,7 +11,7 @@ from numpy.testing import assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 
 from sk_autoencoder import AutoencoderTransformer, DenoisingAutoencoderTransformer
-from sk_autoencoder._pages import memory_mapped
+from sk_autoencoder._io.pages import memory_mapped
 from sk_autoencoder._quiet import info_lines_held_back
 from sk_autoencoder._reuse import compiled_steps
 from sk_autoencoder._start import principal_components

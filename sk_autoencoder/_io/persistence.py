@@ -138,7 +138,7 @@ def _from_json(value):
 
 def save(estimator, path):
     """Write ``estimator`` (fitted or not) to ``path``; see the module's docstring."""
-    from . import __version__
+    from .. import __version__
 
     fitted = {
         name: _to_json(value, name)
@@ -197,8 +197,8 @@ def load(path):
         If the file is not such a file, was written in a format this version cannot
         read, or is damaged.
     """
-    from . import AutoencoderTransformer, DenoisingAutoencoderTransformer, __version__
-    from ._network import split_autoencoder
+    from .. import AutoencoderTransformer, DenoisingAutoencoderTransformer, __version__
+    from .._network import split_autoencoder
 
     classes = {
         cls.__name__: cls for cls in (AutoencoderTransformer, DenoisingAutoencoderTransformer)
