@@ -1,8 +1,13 @@
 """Saving and loading: the safe one-file format, and pickle / joblib across processes."""
 
+import io
 import json
 import pickle
+import signal
+import subprocess
+import sys
 import textwrap
+import time
 import zipfile
 
 import joblib
@@ -16,6 +21,7 @@ from sklearn.exceptions import NotFittedError
 import sk_autoencoder
 from sk_autoencoder import AutoencoderTransformer, DenoisingAutoencoderTransformer
 
+from . import ENVIRONMENT
 from .test_base import outputs, run_python
 
 ESTIMATORS = {
@@ -95,9 +101,13 @@ def rewrite(path, document=None, model=None):
     with zipfile.ZipFile(path) as archive:
         old_document = json.loads(archive.read("estimator.json"))
         old_model = archive.read("model.keras")
+    document = document or old_document
+    if model is not None:
+        document["members"] = {"model.keras": len(model)}
+    model = old_model if model is None else model
     with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("estimator.json", json.dumps(document or old_document))
-        archive.writestr("model.keras", old_model if model is None else model)
+        archive.writestr("estimator.json", json.dumps(document))
+        archive.writestr("model.keras", model)
     return old_document
 
 
@@ -114,7 +124,7 @@ def edited(path, edit):
         (lambda path: path.write_bytes(path.read_bytes()[:-100]), "damaged"),
         (lambda path: path.write_bytes(b"not a zip file at all"), "damaged"),
         (lambda path: path.write_text("{}"), "damaged"),
-        (lambda path: rewrite(path, model=b"garbage"), "Keras model that cannot be loaded"),
+        (lambda path: rewrite(path, model=b"garbage"), r"\.keras member is not a zip archive"),
         (
             lambda path: rewrite(path, edited(path, lambda d: d.update(format_version=99))),
             "format version 99 by sk_autoencoder 0.1.0; this sk_autoencoder",
@@ -143,6 +153,50 @@ def edited(path, edit):
             lambda path: rewrite(path, edited(path, lambda d: d["fitted"].update(_fit=1))),
             "unexpected fitted attributes",
         ),
+        (
+            lambda path: rewrite(path, edited(path, lambda d: d["fitted"].update(n_iter_="lots"))),
+            "n_iter_='lots' is not valid",
+        ),
+        (
+            lambda path: rewrite(
+                path,
+                edited(
+                    path,
+                    lambda d: d["fitted"].update(
+                        feature_names_in_={"array": ["a", "b"], "dtype": "<U1"}
+                    ),
+                ),
+            ),
+            "feature_names_in_=array.*'a', 'b'.* is not valid",
+        ),
+        (
+            lambda path: rewrite(
+                path,
+                edited(
+                    path,
+                    lambda d: d["fitted"].update(loss_curve_=[*d["fitted"]["loss_curve_"], 1.0]),
+                ),
+            ),
+            "loss_curve_=.* is not valid",
+        ),
+        (
+            lambda path: rewrite(
+                path,
+                edited(
+                    path,
+                    lambda d: d["private"].update(
+                        _sklearn_output_config={"dict": {"transform": "spreadsheet"}}
+                    ),
+                ),
+            ),
+            "unknown output setting",
+        ),
+        (
+            lambda path: rewrite(
+                path, edited(path, lambda d: d.update(members={"model.keras": 10}))
+            ),
+            "model.keras' holds more than 10 bytes",
+        ),
     ],
     ids=[
         "truncated",
@@ -156,6 +210,11 @@ def edited(path, edit):
         "unknown-param",
         "model-mismatch",
         "private-attribute",
+        "n_iter-not-a-count",
+        "feature-names-of-other-count",
+        "loss-curve-of-other-length",
+        "unknown-output-setting",
+        "member-larger-than-declared",
     ],
 )
 def test_damaged_or_tampered_files_give_a_clear_error(saved, damage, match):
@@ -286,3 +345,225 @@ def test_unfitted_estimators_round_trip_into_a_fresh_process(tmp_path):
         for name, estimator in estimators.items()
         for how in ("pickle", "joblib", "safe")
     }
+
+
+def zip_structure_offsets(data):
+    """Offsets of every byte of ``data``'s zip structure: local headers, central
+    directory and its end record."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        infos, start = archive.infolist(), archive.start_dir
+    offsets = set(range(start, len(data)))
+    for info in infos:
+        local_header = 30 + len(info.filename.encode()) + len(info.extra)
+        offsets.update(range(info.header_offset, info.header_offset + local_header))
+    return sorted(offsets)
+
+
+def damaged_copies(data, count):
+    """``count`` damaged copies of ``data``: truncations, and one flipped bit at every
+    byte of the zip's structure and at positions spread over the whole file."""
+    truncations = np.unique(np.linspace(0, len(data) - 1, count // 10).astype(int))
+    for end in truncations:
+        yield f"truncated at {end}", data[:end]
+    structure = zip_structure_offsets(data)
+    spread = np.linspace(0, len(data) - 1, count - len(truncations) - len(structure))
+    for number, offset in enumerate([*structure, *spread.astype(int)]):
+        copy = bytearray(data)
+        copy[offset] ^= 1 << (number % 8)
+        yield f"bit {number % 8} of byte {offset} flipped", bytes(copy)
+
+
+@pytest.mark.parametrize("kind", ESTIMATORS)
+def test_every_damaged_copy_is_refused_or_loads_unchanged(tmp_path, blobs, kind):
+    estimator = ESTIMATORS[kind]().set_params(hidden_layer_sizes=(4,), epochs=2)
+    estimator.fit(blobs[:40])
+    original = tmp_path / "reducer.skae"
+    estimator.save(original)
+    data, expected = original.read_bytes(), outputs(estimator, blobs[:5])
+    path, outcomes = tmp_path / "damaged.skae", {"refused": 0, "unchanged": 0}
+    for damage, copy in damaged_copies(data, 2_000):
+        path.write_bytes(copy)
+        try:
+            restored = sk_autoencoder.load(path)
+        except ValueError as error:
+            assert str(path) in str(error), damage
+            outcomes["refused"] += 1
+            continue
+        for after, before in zip(outputs(restored, blobs[:5]), expected, strict=True):
+            assert_array_equal(after, before, err_msg=damage)
+        outcomes["unchanged"] += 1
+    assert sum(outcomes.values()) >= 2_000
+    assert outcomes["refused"] > 1_000
+
+
+def test_a_header_nested_too_deep_is_refused(saved):
+    path, _ = saved
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("estimator.json", "[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ValueError, match="nests deeper than"):
+        sk_autoencoder.load(path)
+
+
+def test_a_header_too_large_is_refused(saved):
+    path, _ = saved
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("estimator.json", " " * 17 * 2**20 + "{}")
+    with pytest.raises(ValueError, match=r"estimator\.json' holds more than"):
+        sk_autoencoder.load(path)
+
+
+def test_non_finite_weights_are_refused(saved, tmp_path):
+    path, estimator = saved
+    weights = estimator.model_.get_weights()
+    weights[0][0, 0] = np.nan
+    model = keras.models.clone_model(estimator.model_)
+    model.set_weights(weights)
+    model.save(tmp_path / "nan.keras")
+    rewrite(path, model=(tmp_path / "nan.keras").read_bytes())
+    with pytest.raises(ValueError, match=r"weight .* is not finite"):
+        sk_autoencoder.load(path)
+
+
+def write_zeros(archive, name, size):
+    """Add a member of ``size`` zero bytes, written a block at a time."""
+    block, info = bytes(2**24), zipfile.ZipInfo(name)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    with archive.open(info, "w", force_zip64=True) as member:
+        for _ in range(size // len(block)):
+            member.write(block)
+
+
+PEAK_MEMORY_OF_LOADS = """
+    import resource, sys
+    import sk_autoencoder
+
+    first, *paths = {paths!r}
+    sk_autoencoder.load(first)  # Keras and its backend, loaded and warm
+    for path in paths:
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        try:
+            sk_autoencoder.load(path)
+            outcome = "loaded"
+        except ValueError as error:
+            outcome = "refused" if path in str(error) else "other-error"
+        grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+        print(outcome, grown)
+"""
+
+
+def test_members_of_zeros_are_refused_in_bounded_memory(saved, tmp_path):
+    # 1 GiB of zeros deflates to about 1 MB: an extra member, and a model member whose
+    # header declares it all (one larger than its header declares is refused unread).
+    path, _ = saved
+    with zipfile.ZipFile(path) as archive:
+        document = json.loads(archive.read("estimator.json"))
+    bombs = []
+    for name, declared in [("extra", None), ("declared", 2**30)]:
+        bomb = tmp_path / f"{name}.skae"
+        bombs.append(str(bomb))
+        if declared is not None:
+            document["members"] = {"model.keras": declared}
+        with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+            archive.writestr("estimator.json", json.dumps(document))
+            with zipfile.ZipFile(path) as original:
+                if name == "extra":
+                    archive.writestr("model.keras", original.read("model.keras"))
+            write_zeros(archive, "zeros" if name == "extra" else "model.keras", 2**30)
+        assert bomb.stat().st_size < 8 * 2**20
+    code = textwrap.dedent(PEAK_MEMORY_OF_LOADS).format(paths=[str(path), *bombs])
+    printed = run_python(code)
+    lines = printed.stdout.strip().splitlines()[-2:]
+    for line in lines:
+        outcome, grown = line.split()
+        assert outcome == "refused", line
+        assert float(grown) < 64, line
+
+
+CUT_SHORT_SAVE = """
+    import os, sys, tempfile
+    import numpy as np
+    from sk_autoencoder import AutoencoderTransformer
+
+    X = np.random.default_rng(0).normal(size=(64, 64)).astype("float32")
+    large = AutoencoderTransformer(
+        2, hidden_layer_sizes=(1024, 1024), epochs=1, early_stopping=False, random_state=0
+    ).fit(X)
+    # What the fit left in the temporary folder (TensorFlow's autograph files).
+    print(" ".join(["saving", *os.listdir(tempfile.gettempdir())]), flush=True)
+    large.save(sys.argv[1])
+"""
+
+
+@pytest.mark.parametrize("cut", [signal.SIGKILL, signal.SIGINT], ids=["killed", "ctrl-c"])
+def test_a_save_cut_short_leaves_the_previous_file(tmp_path, blobs, cut):
+    folder, temporary = tmp_path / "models", tmp_path / "tmp"
+    folder.mkdir()
+    temporary.mkdir()
+    target = folder / "reducer.skae"
+    previous = ESTIMATORS["plain"]().fit(blobs)
+    previous.save(target)
+    child = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(CUT_SHORT_SAVE), str(target)],
+        env={**ENVIRONMENT, "TMPDIR": str(temporary)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        saving, *left_by_fit = child.stdout.readline().split()
+        assert saving == "saving", child.stderr.read()
+        # Cut when the model is being written into the save's folder.
+        deadline = time.monotonic() + 120
+        while not any(folder.glob(".reducer.skae.*.saving/*")):
+            assert child.poll() is None and time.monotonic() < deadline, "the save ended"
+            time.sleep(0.0005)
+        child.send_signal(cut)
+        child.wait(60)
+    finally:
+        child.kill()
+    assert child.returncode != 0
+    for after, before in zip(
+        outputs(sk_autoencoder.load(target), blobs), outputs(previous, blobs), strict=True
+    ):
+        assert_array_equal(after, before)
+    assert {path.name for path in temporary.iterdir()} <= set(left_by_fit)
+    leftovers = [path.name for path in folder.iterdir() if path != target]
+    if cut == signal.SIGINT:
+        assert leftovers == []
+    else:
+        assert len(leftovers) <= 1 and all(name.endswith(".saving") for name in leftovers)
+    previous.save(target)
+    assert list(folder.iterdir()) == [target]
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A folder on a 4 MiB tmpfs, where this process may mount one."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
+    yield disk
+    subprocess.run(["umount", str(disk)], check=True)
+
+
+def test_a_full_disk_raises_oserror_and_leaves_the_previous_file(small_disk, blobs):
+    target = small_disk / "reducer.skae"
+    previous = ESTIMATORS["plain"]().fit(blobs)
+    previous.save(target)
+    large = AutoencoderTransformer(
+        2, hidden_layer_sizes=(700, 700), epochs=1, early_stopping=False, random_state=0
+    ).fit(blobs)
+    with pytest.raises(OSError):
+        large.save(target)
+    for after, before in zip(
+        outputs(sk_autoencoder.load(target), blobs), outputs(previous, blobs), strict=True
+    ):
+        assert_array_equal(after, before)
+    assert list(small_disk.iterdir()) == [target]
