@@ -1,6 +1,7 @@
 """AutoencoderTransformer: a Keras autoencoder as a scikit-learn transformer."""
 
 import contextlib
+import copyreg
 import math
 import warnings
 from dataclasses import dataclass
@@ -28,7 +29,13 @@ from ._inference import (
     row_chunks,
 )
 from ._io.pages import memory_mapped, release_pages
-from ._io.persistence import save
+from ._io.persistence import (
+    NETWORK_PARAMS,
+    attach_model,
+    network_from_state,
+    network_state,
+    save,
+)
 from ._network import (
     CONV_DECODER_SEEDS,
     CONV_ENCODER_SEEDS,
@@ -39,7 +46,6 @@ from ._network import (
     build_encoder,
     describe_autoencoder,
     own_network,
-    split_autoencoder,
     wrap_decoder,
     wrap_encoder,
 )
@@ -460,6 +466,10 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
     # reconstruction is what this estimator is trained for.
     _stops_on_held_out = True
 
+    # Pickles, skops's trusted types and MLflow's configurations name the class by
+    # its public path, which stays when the code moves between private modules.
+    __module__ = "sk_autoencoder"
+
     _parameter_constraints: dict = {
         "encoding_dim": [Interval(Integral, 1, None, closed="left")],
         "network": [StrOptions({"dense", "conv"})],
@@ -701,7 +711,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         tags.transformer_tags.preserves_dtype = [keras.config.floatx()]
         return tags
 
-    def __getstate__(self):
+    def _state(self):
         state = dict(super().__getstate__())
         # Keras pickles each model on its own: kept separately, the encoder and the
         # decoder would come back as copies that no longer share model_'s weights.
@@ -709,10 +719,29 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         state.pop("decoder_", None)
         return state
 
+    def __getstate__(self):
+        # The state as serializers that walk it (skops) store it: plain values only,
+        # each Keras model as its .keras bytes, which __setstate__ loads in safe mode.
+        state = self._state()
+        for name in ("model_", *NETWORK_PARAMS):
+            if name in state:
+                state[name] = network_state(state[name], name)
+        return state
+
+    def __reduce_ex__(self, protocol):
+        # Pickle and copy keep the models as objects, which Keras pickles itself with
+        # any code they carry (a Lambda layer's): loading a pickle runs code anyway.
+        return copyreg.__newobj__, (type(self),), self._state()
+
     def __setstate__(self, state):
+        state = dict(state)
+        for name in NETWORK_PARAMS:
+            if name in state:
+                state[name] = network_from_state(state[name], name)
+        model = state.pop("model_", None)
         super().__setstate__(state)
-        if "model_" in state:
-            self.encoder_, self.decoder_ = split_autoencoder(self.model_)
+        if model is not None:
+            attach_model(self, network_from_state(model, "model_"), {})
 
     def _validated(self, X, *, reset):
         """``X`` checked as ``validate_data`` checks it.

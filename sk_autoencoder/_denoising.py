@@ -134,6 +134,10 @@ verbose, warm_start
     # reconstruction does not measure: training stops on its own loss.
     _stops_on_held_out = False
 
+    # Pickles, skops's trusted types and MLflow's configurations name the class by
+    # its public path, which stays when the code moves between private modules.
+    __module__ = "sk_autoencoder"
+
     _parameter_constraints: dict = {
         **AutoencoderTransformer._parameter_constraints,
         "noise": [StrOptions({"gaussian", "masking", "salt_and_pepper"})],

@@ -69,7 +69,7 @@ _MODEL_ATTRIBUTES = ("model_", "encoder_", "decoder_")
 _PRIVATE_STATE = ("_sklearn_output_config",)
 _OUTPUT_SETTINGS = {"default", "pandas", "polars"}
 # The parameters that may hold a user's network: a Keras model or a builder.
-_NETWORK_PARAMS = ("encoder", "decoder")
+NETWORK_PARAMS = ("encoder", "decoder")
 # What the members of a ``.keras`` file may be called: Keras's own layout.
 _KERAS_MEMBER = re.compile(r"(metadata\.json|config\.json|model\.weights\.(h5|npz)|assets/.*)")
 
@@ -127,6 +127,27 @@ def _network_from_json(value, name, model_files):
     if not isinstance(args, list) or not isinstance(keywords, dict):
         raise ValueError(f"{name}'s arguments are not a list and a dict")
     return functools.partial(function, *args, **keywords)
+
+
+def network_state(value, name):
+    """A model (or network parameter) as ``__getstate__`` keeps it for skops: a Keras
+    model as its ``.keras`` bytes, a registered builder by its registered name (plain
+    values, which skops trusts); anything else as it is."""
+    if isinstance(value, keras.Model):
+        return keras_bytes(value)
+    if callable(value):
+        with contextlib.suppress(TypeError):
+            return _network_to_json(value, name, {})
+    return value
+
+
+def network_from_state(value, name):
+    """The inverse of :func:`network_state`; a model is loaded in safe mode."""
+    if isinstance(value, bytes):
+        return model_from_bytes(value)
+    if isinstance(value, dict):
+        return _network_from_json(value, name, {})
+    return value
 
 
 def keras_bytes(model):
@@ -285,7 +306,7 @@ def _document(estimator):
     models = {}
     params = {
         name: _network_to_json(value, name, models)
-        if name in _NETWORK_PARAMS
+        if name in NETWORK_PARAMS
         else _to_json(value, name)
         for name, value in estimator.get_params(deep=False).items()
     }
@@ -478,7 +499,7 @@ def _declared_members(document, infos):
     """The model members the header declares, with their sizes in bytes."""
     needed = [
         value["keras_model"]
-        for name in _NETWORK_PARAMS
+        for name in NETWORK_PARAMS
         if isinstance(value := document["params"].get(name), dict) and "keras_model" in value
     ]
     if document["fitted"] is not None:
@@ -502,7 +523,7 @@ def _estimator(document, model_files):
     try:
         params = {
             name: _network_from_json(value, name, model_files)
-            if name in _NETWORK_PARAMS
+            if name in NETWORK_PARAMS
             else _from_json(value)
             for name, value in document["params"].items()
         }
