@@ -93,6 +93,20 @@ def test_overhead_reports_ratios(tmp_path):
         assert ratio == pytest.approx(ours / by_hand, rel=0.01, abs=1e-4)
 
 
+def test_onnx_reports_ratios_and_differences(tmp_path):
+    pytest.importorskip("skl2onnx")
+    run_module("benchmarks.onnx", "--quick", "--out", str(tmp_path))
+    table = (tmp_path / f"onnx-{keras.backend.backend()}.md").read_text()
+    rows = [line.split(" | ") for line in table.splitlines() if line.startswith("| dense |")]
+    rows += [line.split(" | ") for line in table.splitlines() if line.startswith("| conv |")]
+    assert [row[1] for row in rows] == ["1", "1,000", "60,000"] * 2
+    for row in rows:
+        runtime, ours, ratio, difference = (float(cell.strip(" |")) for cell in row[2:6])
+        # The times are rounded to a tenth of a microsecond: 0.5 % on the shortest.
+        assert ratio == pytest.approx(runtime / ours, rel=0.01, abs=1e-4)
+        assert difference <= 1e-5
+
+
 @pytest.mark.each_backend
 @pytest.mark.skipif(
     not all((Path(FASHION_MNIST_DIR) / name).is_file() for name in FASHION_MNIST_FILES.values()),
