@@ -1,15 +1,18 @@
 """The ``sk-autoencoder`` command (also ``python -m sk_autoencoder``): ``compare FILE``.
 
-Reading and checking the file, and every answer to bad input, come before Keras is
-imported: the backend loads when the first fit starts, with its start-up lines held
-back. Bad input gets one line on stderr and exit status 2; the reports are written to
-a temporary folder beside ``--out`` and moved into it only once complete.
+Reading and checking the file and ``--out``, and every answer to bad input, come
+before Keras is imported: the backend loads when the first fit starts, with its
+start-up lines held back. Bad input gets one line on stderr and exit status 2; the
+reports are written to a temporary folder beside ``--out`` and moved into it only once
+complete, so that an interrupted run (Ctrl-C: one line, exit status 130; SIGTERM)
+leaves nothing behind and no file of the user's is overwritten.
 """
 
 import argparse
 import os
 import re
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -60,7 +63,9 @@ def parser():
         help="code sizes (default: 2 4 8 16 32, those below the number of features)",
     )
     compare.add_argument(
-        "--out", type=Path, help="folder for the reports (default: a new compare-NAME folder here)"
+        "--out",
+        type=Path,
+        help="a new or empty folder for the reports (default: a new compare-NAME folder here)",
     )
     compare.add_argument(
         "--quick",
@@ -116,7 +121,26 @@ def fail(message, *, prog=PROG):
 
 def main(argv=None):
     args = parser().parse_args(argv)
-    return run_compare(args, argv)
+    # This process is the command's own: SIGTERM unwinds it as Ctrl-C does, so that
+    # the staging folder is removed on the way out.
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        return run_compare(args, argv)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; nothing was written.", file=sys.stderr)
+        return 130
+    except _Terminated as signal_number:
+        return 128 + signal_number.args[0]
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class _Terminated(BaseException):
+    """Raised in the main thread by SIGTERM."""
+
+
+def _terminated(signum, frame):
+    raise _Terminated(signum)
 
 
 def run_compare(args, argv):
@@ -132,12 +156,7 @@ def run_compare(args, argv):
     except ValueError as error:
         fail(error)
     out = args.out or new_folder(Path.cwd(), f"compare-{data.name}")
-    if out.exists() and not out.is_dir():
-        fail(f"--out {out} is a file, not a folder.")
-    try:
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=_existing_parent(out)))
-    except OSError as error:
-        fail(f"cannot write reports to {out}: {error.strerror}.")
+    staging = _staging_for(out)
     try:
         _quiet_backend()
         result = comparer.run()
@@ -145,6 +164,8 @@ def run_compare(args, argv):
         result.write_markdown(staging, command=command)
         result.write_html(staging / "report.html", command=command)
         out.mkdir(parents=True, exist_ok=True)
+        if any(out.iterdir()):
+            raise ValueError(f"--out {out} was given files while the comparison ran.")
         for path in staging.iterdir():
             os.replace(path, out / path.name)
     except (ValueError, OSError) as error:
@@ -182,11 +203,22 @@ def new_folder(parent, name):
     return candidate
 
 
-def _existing_parent(path):
-    path = path.absolute()
-    while not path.exists():
-        path = path.parent
-    return path if path.is_dir() else path.parent
+def _staging_for(out):
+    """A new temporary folder beside ``out``, after checking ``out`` can take the
+    reports: a new or empty folder, under a folder this process can write to."""
+    if out.exists() and not out.is_dir():
+        fail(f"--out {out} is a file, not a folder.")
+    if out.is_dir() and any(out.iterdir()):
+        fail(f"--out {out} already holds files: name a new or empty folder.")
+    parent = out.absolute()
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        fail(f"cannot write reports to {out}: {parent} is a file, not a folder.")
+    try:
+        return Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=parent))
+    except OSError as error:
+        fail(f"cannot write reports to {out}: {error.strerror or error}.")
 
 
 # The lines TensorFlow's C++ core writes as it starts: "Could not find cuda drivers",

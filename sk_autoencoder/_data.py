@@ -71,8 +71,11 @@ class MissingDataError(DataError):
 def read_idx(path):
     """Read one IDX file (optionally gzipped) into an array of the shape its header gives."""
     opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rb") as file:
-        data = file.read()
+    try:
+        with opener(path, "rb") as file:
+            data = file.read()
+    except Exception as error:  # a damaged gzip stream raises several kinds
+        raise DataError(f"{path} cannot be read ({_first_line(error)}).") from None
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
         raise ValueError(f"{path} is not an IDX file: its magic number is {data[:4].hex()}.")
     dtype, n_dims = np.dtype(_IDX_DTYPES[data[2]]), data[3]
@@ -152,7 +155,7 @@ def read(source, *, target=None, data_dir=FASHION_MNIST_DIR):
 def _read_npy(path):
     try:
         X = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError) as error:
+    except Exception as error:  # a damaged header raises SyntaxError, TokenError, ...
         raise DataError(f"{path} is not a readable .npy array ({_first_line(error)}).") from None
     if X.ndim < 2 or X.dtype.kind not in "biuf":
         raise DataError(

@@ -1,13 +1,18 @@
 """The installed ``sk-autoencoder`` command, run as a user runs it: in a subprocess."""
 
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from numpy.testing import assert_allclose
+
+from sk_autoencoder._data import FASHION_MNIST_FILES
 
 COMMAND = Path(sys.executable).with_name("sk-autoencoder")
 # Tiny fits: these tests check what the command reads, prints and writes.
@@ -139,12 +144,23 @@ def bad_inputs(folder):
     )
     (folder / "broken.parquet").write_bytes(b"not parquet")
     (folder / "broken.npy").write_bytes(b"not an array")
+    # A header whose shape lost its closing bracket: numpy's parser raises TokenError.
+    np.save(folder / "damaged.npy", np.zeros((30, 4)))
+    data = (folder / "damaged.npy").read_bytes()
+    (folder / "damaged.npy").write_bytes(data.replace(b"(30, 4)", b"(30, 4 "))
+    (folder / "idx").mkdir()
+    for name in FASHION_MNIST_FILES.values():
+        (folder / "idx" / name).write_bytes(b"\x1f\x8b not gzip")
     (folder / "table.xlsx").write_bytes(b"")
+    (folder / "used").mkdir()
+    (folder / "used" / "report.md").write_text("the user's own")
     return [
         (["compare", "missing.csv"], "missing.csv: no such file"),
         (["compare", "table.xlsx"], "unknown format '.xlsx'"),
         (["compare", "broken.parquet"], "broken.parquet is not a readable Parquet file"),
         (["compare", "broken.npy"], "broken.npy is not a readable .npy array"),
+        (["compare", "damaged.npy"], "damaged.npy is not a readable .npy array"),
+        (["compare", "fashion-mnist", "--data-dir", "idx"], "cannot be read"),
         (["compare", "useless.csv"], "no usable column"),
         (["compare", "mixed.csv", "--target", "colour"], "no column named 'colour'"),
         (["compare", "short.csv", "--dims", "1"], "too few rows to compare: 4 rows"),
@@ -154,6 +170,9 @@ def bad_inputs(folder):
         ),
         (["compare", "mixed.csv", "--dims", "0"], "argument --dims: 0 is not positive"),
         (["compare", "mixed.csv", "--out", "mixed.csv"], "is a file, not a folder"),
+        (["compare", "mixed.csv", "--out", "mixed.csv/sub"], "is a file, not a folder"),
+        (["compare", "mixed.csv", "--out", "used"], "already holds files"),
+        (["compare", "mixed.csv", "--out", "/proc/never"], "cannot write reports to"),
     ]
 
 
@@ -176,6 +195,36 @@ def test_bad_input_is_one_line_and_status_2_before_keras_loads(tmp_path):
         # Nothing is left behind: no report folder, no half-written staging folder.
         assert not (tmp_path / "never").exists()
         assert not list(tmp_path.glob(".never-*"))
+    assert [path.name for path in (tmp_path / "used").iterdir()] == ["report.md"]
+    assert (tmp_path / "used" / "report.md").read_text() == "the user's own"
+
+
+@pytest.mark.parametrize(
+    ("signal_number", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 128 + signal.SIGTERM)]
+)
+def test_an_interrupted_run_leaves_nothing(tmp_path, signal_number, status):
+    mixed_table(2_000).to_csv(tmp_path / "mixed.csv", index=False)
+    with open(tmp_path / "stdout", "w") as stdout:
+        process = subprocess.Popen(
+            [str(COMMAND), "compare", "mixed.csv", "--out", "out", "--epochs", "500"],
+            cwd=tmp_path,
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        # Interrupted between fits: once the first fit has printed its line.
+        deadline = time.monotonic() + 240
+        while "[1/" not in (tmp_path / "stdout").read_text() and time.monotonic() < deadline:
+            assert process.poll() is None, process.stderr.read()
+            time.sleep(0.2)
+        assert list(tmp_path.glob(".out-*")), "no staging folder while the fits run"
+        process.send_signal(signal_number)
+        _, stderr = process.communicate(timeout=120)
+    assert process.returncode == status, stderr
+    assert not [line for line in stderr.splitlines() if START_UP.search(line)]
+    if signal_number == signal.SIGINT:
+        assert stderr.splitlines() == ["sk-autoencoder: interrupted; nothing was written."]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["mixed.csv", "stdout"]
 
 
 def test_help_version_and_python_m(tmp_path):
