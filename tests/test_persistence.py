@@ -392,6 +392,7 @@ def test_every_damaged_copy_is_refused_or_loads_unchanged(tmp_path, blobs, kind)
         for after, before in zip(outputs(restored, blobs[:5]), expected, strict=True):
             assert_array_equal(after, before, err_msg=damage)
         outcomes["unchanged"] += 1
+    print(f"{kind}: {outcomes} of {len(data)} bytes' damaged copies")  # shown by pytest -s
     assert sum(outcomes.values()) >= 2_000
     assert outcomes["refused"] > 1_000
 
@@ -473,6 +474,7 @@ def test_members_of_zeros_are_refused_in_bounded_memory(saved, tmp_path):
     code = textwrap.dedent(PEAK_MEMORY_OF_LOADS).format(paths=[str(path), *bombs])
     printed = run_python(code)
     lines = printed.stdout.strip().splitlines()[-2:]
+    print("\n".join(lines))  # outcome, MiB of peak memory grown; shown by pytest -s
     for line in lines:
         outcome, grown = line.split()
         assert outcome == "refused", line
