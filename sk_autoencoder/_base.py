@@ -735,13 +735,19 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
 
     def __setstate__(self, state):
         state = dict(state)
-        for name in NETWORK_PARAMS:
-            if name in state:
-                state[name] = network_from_state(state[name], name)
-        model = state.pop("model_", None)
-        super().__setstate__(state)
-        if model is not None:
-            attach_model(self, network_from_state(model, "model_"), {})
+        try:
+            for name in NETWORK_PARAMS:
+                if name in state:
+                    state[name] = network_from_state(state[name], name)
+            model = state.pop("model_", None)
+            super().__setstate__(state)
+            if model is not None:
+                model = network_from_state(model, "model_")
+                if not isinstance(model, keras.Model):
+                    raise ValueError(f"model_ is a {type(model).__name__}, not a Keras model")
+                attach_model(self, model, {})
+        except ValueError as error:
+            raise ValueError(f"{type(self).__name__} cannot be restored: {error}") from error
 
     def _validated(self, X, *, reset):
         """``X`` checked as ``validate_data`` checks it.

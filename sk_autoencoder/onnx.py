@@ -1,7 +1,7 @@
 """ONNX export through skl2onnx (the ``onnx`` extra).
 
 Importing this module registers the estimators' converter with skl2onnx, after which
-:func:`skl2onnx.to_onnx` converts a fitted estimator, or a pipeline holding one, as it
+``skl2onnx.to_onnx`` converts a fitted estimator, or a pipeline holding one, as it
 converts scikit-learn's own::
 
     import skl2onnx

@@ -18,11 +18,12 @@ _CONVERTED = ("AutoencoderTransformer", "DenoisingAutoencoderTransformer")
 def register_converters():
     """Register the estimators' shape calculator and converter with skl2onnx.
 
-    After this call, :func:`skl2onnx.to_onnx` converts a fitted
+    After this call, ``skl2onnx.to_onnx`` converts a fitted
     :class:`~sk_autoencoder.AutoencoderTransformer` or
     :class:`~sk_autoencoder.DenoisingAutoencoderTransformer`, alone or as a step of a
-    :class:`~sklearn.pipeline.Pipeline`; its ONNX output is :meth:`transform`'s code,
-    in float32. Calling it again changes nothing.
+    :class:`~sklearn.pipeline.Pipeline`; its ONNX output is the code that
+    :meth:`~sk_autoencoder.AutoencoderTransformer.transform` returns, in float32.
+    Calling it again changes nothing.
     """
     from skl2onnx import update_registered_converter
 

@@ -144,8 +144,11 @@ def network_state(value, name):
 def network_from_state(value, name):
     """The inverse of :func:`network_state`; a model is loaded in safe mode."""
     if isinstance(value, bytes):
-        return model_from_bytes(value)
-    if isinstance(value, dict):
+        try:
+            return model_from_bytes(value)
+        except ValueError as error:
+            raise ValueError(f"its {name} cannot be loaded ({error})") from error
+    if isinstance(value, dict) and name != "model_":
         return _network_from_json(value, name, {})
     return value
 
