@@ -94,8 +94,8 @@ def main(argv=None):
     ]
     preamble = (
         "# onnxruntime against transform\n\n"
-        f"Made by `python -m benchmarks.onnx` on {machine()}, Keras on "
-        f"{keras.backend.backend()}, onnxruntime {onnxruntime.__version__} (CPU).\n"
+        f"Made by `python -m benchmarks.onnx` on {machine()}, onnxruntime "
+        f"{onnxruntime.__version__} (CPU).\n"
         f"Digits scaled to [0, 1] and repeated, codes of {ENCODING_DIM}: the ready dense "
         "network and the ready convolutional one (8 x 8 images). Each model is converted by "
         "`skl2onnx.to_onnx` and run by an onnxruntime session; ratio is onnxruntime's time "
