@@ -14,6 +14,8 @@ from numpy.testing import assert_allclose
 
 from sk_autoencoder._data import FASHION_MNIST_FILES
 
+from .test_persistence import hear_ctrl_c
+
 COMMAND = Path(sys.executable).with_name("sk-autoencoder")
 # Tiny fits: these tests check what the command reads, prints and writes.
 FAST = ["--dims", "2", "3", "--epochs", "2"]
@@ -211,6 +213,7 @@ def test_an_interrupted_run_leaves_nothing(tmp_path, signal_number, status):
             stdout=stdout,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=hear_ctrl_c,
         )
         # Interrupted between fits: once the first fit has printed its line.
         deadline = time.monotonic() + 240

@@ -496,6 +496,12 @@ CUT_SHORT_SAVE = """
 """
 
 
+def hear_ctrl_c():
+    """Let a child hear SIGINT as Ctrl-C, although the suite may run where SIGINT is
+    ignored (a shell's background job), which the child would inherit."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("cut", [signal.SIGKILL, signal.SIGINT], ids=["killed", "ctrl-c"])
 def test_a_save_cut_short_leaves_the_previous_file(tmp_path, blobs, cut):
     folder, temporary = tmp_path / "models", tmp_path / "tmp"
@@ -510,6 +516,7 @@ def test_a_save_cut_short_leaves_the_previous_file(tmp_path, blobs, cut):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=hear_ctrl_c,
     )
     try:
         saving, *left_by_fit = child.stdout.readline().split()
