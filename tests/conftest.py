@@ -8,6 +8,24 @@ from sk_autoencoder._reuse import _POOL
 from sk_autoencoder._training import split_validation
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--benchmarks",
+        action="store_true",
+        help="also run the tests marked benchmark (the longer benchmark scripts, quick)",
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    """Leave out the tests marked ``benchmark`` unless ``--benchmarks`` is given."""
+    if config.getoption("--benchmarks"):
+        return
+    kept = [item for item in items if item.get_closest_marker("benchmark") is None]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = kept
+
+
 @pytest.fixture(autouse=True)
 def no_steps_kept_from_other_tests():
     """Each test compiles its own steps: what one test compiled never serves another."""

@@ -1,4 +1,8 @@
-"""The benchmark scripts run end to end (in their --quick form) and write their results."""
+"""The benchmark scripts run end to end (in their --quick form) and write their results.
+
+The longest of them are marked ``benchmark``: the README's test command leaves them out,
+and ``pytest --benchmarks`` (which CI runs) adds them.
+"""
 
 import gzip
 import subprocess
@@ -107,6 +111,7 @@ def test_onnx_reports_ratios_and_differences(tmp_path):
         assert difference <= 1e-5
 
 
+@pytest.mark.benchmark
 @pytest.mark.each_backend
 @pytest.mark.skipif(
     not all((Path(FASHION_MNIST_DIR) / name).is_file() for name in FASHION_MNIST_FILES.values()),
@@ -126,6 +131,7 @@ def test_networks_compares_with_raw_keras(tmp_path):
     assert all(float(cell) > 0 for cell in transform)
 
 
+@pytest.mark.benchmark
 def test_start_times_both_starts_on_both_backends(tmp_path):
     run_module("benchmarks.start", "--quick", "--out", str(tmp_path))
     markdown = (tmp_path / "start.md").read_text()
@@ -141,6 +147,7 @@ def test_start_times_both_starts_on_both_backends(tmp_path):
     assert (tmp_path / "start.csv").exists()
 
 
+@pytest.mark.benchmark
 @pytest.mark.each_backend
 def test_speed_compares_every_contender(tmp_path):
     printed = run_module("benchmarks.speed", "--quick", "--out", str(tmp_path)).stdout
@@ -210,6 +217,7 @@ def test_speed_bars_hold_the_median_of_ratios_taken_within_rounds():
     assert rows["sk_autoencoder, TensorFlow: transform 1 / PCA(32)'s"][2:] == ["reported", "", ""]
 
 
+@pytest.mark.benchmark
 @pytest.mark.each_backend
 def test_scale_reports_fit_memory_and_transform(tmp_path):
     printed = run_module("benchmarks.scale", "--quick", "--out", str(tmp_path)).stdout
@@ -240,6 +248,7 @@ def test_scale_reports_fit_memory_and_transform(tmp_path):
     assert (tmp_path / "scale-fit.csv").read_text().startswith("rows,X (MiB),contender,")
 
 
+@pytest.mark.benchmark
 @pytest.mark.each_backend
 def test_repeated_fits_keep_memory_flat_on_both_backends(tmp_path):
     printed = run_module("benchmarks.fits", "--quick", "--out", str(tmp_path)).stdout
@@ -318,6 +327,7 @@ def test_missing_fashion_mnist_says_where_it_looked_and_how_to_get_it(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.benchmark
 @pytest.mark.each_backend
 def test_compare_memory_reports_what_a_memory_mapped_comparison_takes(tmp_path):
     run_module("benchmarks.compare_memory", "--quick", "--out", str(tmp_path))
@@ -341,6 +351,7 @@ def test_compare_memory_reports_what_a_memory_mapped_comparison_takes(tmp_path):
             assert met == figure
 
 
+@pytest.mark.benchmark
 @pytest.mark.each_backend
 def test_guarantee_measures_both_releases_on_both_backends(tmp_path):
     run_module("benchmarks.guarantee", "--quick", "--out", str(tmp_path))
