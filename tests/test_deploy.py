@@ -165,20 +165,19 @@ def onnx_outputs(estimator, X):
 
 
 @pytest.mark.parametrize("name", ["dense", "conv", "denoising"])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_onnx_codes_match_transform(digits, name, dtype):
-    X = digits[0].astype(dtype)
-    estimator = fitted(NETWORKS[name]().set_params(random_state=0), X)
-    (codes,) = onnx_outputs(estimator, X)
-    assert codes.dtype == np.float32
-    assert_allclose(codes, estimator.transform(X), rtol=0, atol=1e-5)
-
-
-@pytest.mark.parametrize("name", ["dense", "conv"])
-def test_onnx_pipeline_predicts_as_the_pipeline(digits, name):
+def test_onnx_matches_the_estimator_and_the_pipeline(digits, name):
     X, y = digits
     X = X.astype(np.float32)
     pipeline = fitted(classifier(name), X, y)
+    scaled, estimator = pipeline[0].transform(X), pipeline[1]
+
+    # The estimator alone, on float and double input: float codes, as transform's.
+    for inputs in (scaled.astype(np.float32), scaled.astype(np.float64)):
+        (codes,) = onnx_outputs(estimator, inputs)
+        assert codes.dtype == np.float32
+        assert_allclose(codes, estimator.transform(inputs), rtol=0, atol=1e-5)
+
+    # The pipeline around it: scaling, the codes, the classifier.
     labels, probabilities = onnx_outputs(pipeline, X)
     assert_array_equal(labels, pipeline.predict(X))
     assert_allclose(probabilities, pipeline.predict_proba(X), atol=1e-5)
