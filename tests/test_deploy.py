@@ -15,7 +15,7 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sk_autoencoder import AutoencoderTransformer, DenoisingAutoencoderTransformer
 
 from .networks import conv_decoder, conv_encoder, dense_decoder, dense_encoder
-from .test_base import outputs, run_python
+from .test_base import outputs
 
 sio = pytest.importorskip("skops.io")
 
@@ -149,7 +149,8 @@ def test_mlflow_default_format_round_trips_a_classifier_pipeline(digits, tmp_pat
     assert_array_equal(mlflow_pyfunc.load_model(path).predict(X), pipeline.predict(X))
 
 
-# ONNX: the estimator's encoder, exported by Keras, as a step of skl2onnx's graph.
+# ONNX: the estimator's encoder, exported by Keras, as a step of skl2onnx's graph. CI
+# runs these on JAX too (jax2onnx exports there).
 
 
 def onnx_outputs(estimator, X):
@@ -188,41 +189,3 @@ def test_onnx_refuses_an_unfitted_estimator(digits):
 
     with pytest.raises(NotFittedError):
         onnx_outputs(AutoencoderTransformer(2), digits[0].astype(np.float32))
-
-
-@pytest.mark.each_backend
-def test_onnx_export_on_jax():
-    pytest.importorskip("skl2onnx")
-    run_python(
-        """
-        import warnings
-        import numpy as np, onnxruntime, skl2onnx
-        from sklearn.datasets import load_digits
-        from sklearn.exceptions import ConvergenceWarning
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
-        from sk_autoencoder import AutoencoderTransformer
-        import sk_autoencoder.onnx
-
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        X, y = load_digits(return_X_y=True)
-        X, y = X[:300].astype(np.float32), y[:300]
-        for network in [dict(), dict(network="conv", input_shape=(8, 8))]:
-            estimator = AutoencoderTransformer(3, epochs=2, random_state=0, **network)
-            pipeline = make_pipeline(StandardScaler(), estimator, LogisticRegression()).fit(X, y)
-            for model, expected in [
-                (pipeline[:-1], pipeline[:-1].transform(X)),
-                (pipeline, pipeline.predict(X)),
-            ]:
-                options = {LogisticRegression: {"zipmap": False}}
-                onx = skl2onnx.to_onnx(model, X[:1], options=options)
-                session = onnxruntime.InferenceSession(onx.SerializeToString())
-                got = session.run(None, {session.get_inputs()[0].name: X})[0]
-                if got.dtype == np.float32:
-                    assert np.abs(got - expected).max() <= 1e-5, np.abs(got - expected).max()
-                else:
-                    assert np.array_equal(got, expected)
-        """,
-        KERAS_BACKEND="jax",
-    )
