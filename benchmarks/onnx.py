@@ -1,11 +1,12 @@
 """onnxruntime's inference against ``transform``, for a model converted by skl2onnx.
 
-Run ``python -m benchmarks.onnx``. In one process, on scaled digits (repeated to
-60,000 rows), it fits the ready dense and convolutional networks, converts each with
-``skl2onnx.to_onnx`` (``import sk_autoencoder.onnx`` registers the converter), and times
-an onnxruntime session's ``run`` against ``transform`` at 1, 1,000 and 60,000 rows,
-with the largest difference between their codes. It prints ratios, which hold on a
-noisy machine where absolute times drift, and writes them to ``--out``.
+Run ``python -m benchmarks.onnx``, with the ``onnx`` extra installed. In one process,
+on scaled digits (repeated to 60,000 rows), it fits the ready dense and convolutional
+networks, converts each with ``skl2onnx.to_onnx`` (``import sk_autoencoder.onnx``
+registers the converter), and times an onnxruntime session's ``run`` against
+``transform`` at 1, 1,000 and 60,000 rows, with the largest difference between their
+codes. It prints ratios, which hold on a noisy machine where absolute times drift, and
+writes them to ``--out``.
 """
 
 import argparse
