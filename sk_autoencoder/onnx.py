@@ -14,6 +14,13 @@ on JAX): its output is :meth:`~sk_autoencoder.AutoencoderTransformer.transform`'
 in float32.
 """
 
+try:
+    import skl2onnx  # noqa: F401
+except ImportError as error:
+    raise ImportError(
+        'sk_autoencoder.onnx needs skl2onnx: pip install "sk_autoencoder[onnx]"'
+    ) from error
+
 from ._io.onnx import register_converters
 
 register_converters()

@@ -20,10 +20,10 @@ def pytest_collection_modifyitems(config, items):
     """Leave out the tests marked ``benchmark`` unless ``--benchmarks`` is given."""
     if config.getoption("--benchmarks"):
         return
-    kept = [item for item in items if item.get_closest_marker("benchmark") is None]
-    if len(kept) < len(items):
-        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
-        items[:] = kept
+    left_out = [item for item in items if item.get_closest_marker("benchmark")]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if not item.get_closest_marker("benchmark")]
 
 
 @pytest.fixture(autouse=True)

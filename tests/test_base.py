@@ -34,11 +34,11 @@ def tiny(**params):
     return AutoencoderTransformer(**{**defaults, **params})
 
 
-def quietly(estimator, X):
-    """``estimator.fit(X)``, whether or not training runs out of epochs."""
+def quietly(estimator, X, y=None):
+    """``estimator.fit(X, y)``, whether or not training runs out of epochs."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return estimator.fit(X)
+        return estimator.fit(X, y)
 
 
 def outputs(estimator, X):

@@ -1,13 +1,10 @@
 """Deploying: skops's files, MLflow's default format, and ONNX through skl2onnx."""
 
-import warnings
-
 import keras
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import load_digits
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
@@ -15,7 +12,7 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sk_autoencoder import AutoencoderTransformer, DenoisingAutoencoderTransformer
 
 from .networks import conv_decoder, conv_encoder, dense_decoder, dense_encoder
-from .test_base import outputs
+from .test_base import outputs, quietly
 
 sio = pytest.importorskip("skops.io")
 
@@ -47,13 +44,6 @@ def digits():
     return MinMaxScaler().fit_transform(X[:300]), y[:300]
 
 
-def fitted(estimator, X, y=None):
-    """``estimator.fit(X, y)``, whether or not training runs out of epochs."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return estimator.fit(X, y)
-
-
 def classifier(name):
     """The pipeline users deploy: scaling, the estimator, a classifier of its codes."""
     return make_pipeline(
@@ -67,7 +57,7 @@ def classifier(name):
 @pytest.mark.parametrize("name", NETWORKS)
 def test_skops_round_trips_each_network(digits, name):
     X, _ = digits
-    estimator = fitted(NETWORKS[name]().set_params(random_state=0), X)
+    estimator = quietly(NETWORKS[name]().set_params(random_state=0), X)
     data = sio.dumps(estimator)
 
     assert sorted(sio.get_untrusted_types(data=data)) == [
@@ -86,7 +76,7 @@ def test_skops_round_trips_each_network(digits, name):
 @pytest.mark.parametrize("name", ["dense", "conv builders", "denoising"])
 def test_skops_round_trips_a_pipeline(digits, name):
     X, y = digits
-    pipeline = fitted(classifier(name), X, y)
+    pipeline = quietly(classifier(name), X, y)
     data = sio.dumps(pipeline)
 
     # Only the package's own types need trusting: scikit-learn's are trusted already.
@@ -100,7 +90,7 @@ def test_skops_round_trips_a_pipeline(digits, name):
 
 def test_skops_refuses_a_state_whose_model_is_no_model(digits):
     X, _ = digits
-    estimator = fitted(NETWORKS["dense"]().set_params(random_state=0), X)
+    estimator = quietly(NETWORKS["dense"]().set_params(random_state=0), X)
     state = estimator.__getstate__()
     for model in [{"registered": "sk_autoencoder_tests>dense_encoder"}, b"not a zip", 3]:
         with pytest.raises(ValueError, match="AutoencoderTransformer cannot be restored"):
@@ -119,7 +109,7 @@ def test_skops_loads_networks_in_safe_mode(digits, tmp_path):
     # A crafted file: the estimator's model holds a Lambda layer whose code writes a
     # file. Trusting the estimator's type must not trust the code its networks carry.
     X, _ = digits
-    estimator = fitted(NETWORKS["dense"]().set_params(random_state=0), X)
+    estimator = quietly(NETWORKS["dense"]().set_params(random_state=0), X)
     marker = tmp_path / "ran"
     touch = f"lambda x: (__import__('pathlib').Path({str(marker)!r}).touch(), x)[1]"
     estimator.model_ = keras.Sequential(
@@ -140,7 +130,7 @@ def test_mlflow_default_format_round_trips_a_classifier_pipeline(digits, tmp_pat
     mlflow_sklearn = pytest.importorskip("mlflow.sklearn")
     mlflow_pyfunc = pytest.importorskip("mlflow.pyfunc")
     X, y = digits
-    pipeline = fitted(classifier("dense"), X, y)
+    pipeline = quietly(classifier("dense"), X, y)
 
     path = str(tmp_path / "model")
     mlflow_sklearn.save_model(pipeline, path, skops_trusted_types=TRUSTED)
@@ -169,7 +159,7 @@ def onnx_outputs(estimator, X):
 def test_onnx_matches_the_estimator_and_the_pipeline(digits, name):
     X, y = digits
     X = X.astype(np.float32)
-    pipeline = fitted(classifier(name), X, y)
+    pipeline = quietly(classifier(name), X, y)
     scaled, estimator = pipeline[0].transform(X), pipeline[1]
 
     # The estimator alone, on float and double input: float codes, as transform's.

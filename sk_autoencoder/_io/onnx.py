@@ -7,8 +7,6 @@ graph's weights and nodes into the pipeline's graph under names of their own, so
 the steps before and after it connect to it as to any scikit-learn transformer's.
 """
 
-import contextlib
-import io
 import os
 import tempfile
 
@@ -57,20 +55,22 @@ def _shape_calculator(operator):
 def _converter(scope, operator, container):
     import onnx
     from onnx import numpy_helper
+    from skl2onnx.common.data_types import FloatTensorType
 
     estimator = operator.raw_operator
     exported = exported_encoder(estimator, container.target_opset)
     graph = exported.graph
     prefix = scope.get_unique_variable_name(f"{type(estimator).__name__}_")
     source = operator.inputs[0].full_name
-    if operator.inputs[0].type.to_onnx_type().tensor_type.elem_type != onnx.TensorProto.FLOAT:
+    if not isinstance(operator.inputs[0].type, FloatTensorType):
         cast = scope.get_unique_variable_name(f"{prefix}input")
         container.add_node(
             "Cast", [source], [cast], name=f"{prefix}Cast", to=onnx.TensorProto.FLOAT
         )
         source = cast
     names = {"": ""}
-    (graph_input,) = [value for value in graph.input if value.name not in _initializers(graph)]
+    weights = {tensor.name for tensor in graph.initializer}
+    (graph_input,) = [value for value in graph.input if value.name not in weights]
     (graph_output,) = graph.output
     names[graph_input.name] = source
     names[graph_output.name] = operator.outputs[0].full_name
@@ -105,24 +105,18 @@ def _converter(scope, operator, container):
         )
 
 
-def _initializers(graph):
-    return {tensor.name for tensor in graph.initializer}
-
-
-def exported_encoder(estimator, opset=None):
+def exported_encoder(estimator, opset):
     """The fitted encoder as Keras exports it to ONNX: an ``onnx.ModelProto``."""
     import onnx
     import onnx.version_converter
 
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "encoder.onnx")
-        # tf2onnx and jax2onnx print their progress; the conversion is ours to report.
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            estimator.encoder_.export(path, format="onnx", verbose=False)
+        estimator.encoder_.export(path, format="onnx", verbose=False)
         model = onnx.load(path)
     # The exporters stop at an opset of their own; the pipeline's graph has one opset,
     # skl2onnx's target, which ONNX's own converter brings the encoder's nodes to.
-    if opset is not None and _main_opset(model) != opset:
+    if _main_opset(model) != opset:
         model = onnx.version_converter.convert_version(model, opset)
     return model
 

@@ -109,7 +109,7 @@ def _network_from_json(value, name, model_files):
     if not isinstance(value, dict):
         raise ValueError(f"{name} is {value!r}, not a network")
     if value.keys() == {"keras_model"}:
-        if value["keras_model"] != f"{name}.keras":
+        if value["keras_model"] != f"{name}.keras" or value["keras_model"] not in model_files:
             raise ValueError(f"{name} names the member {value['keras_model']!r}")
         return load_keras_file(model_files[value["keras_model"]])
     if value.keys() not in ({"registered"}, {"partial", "args", "keywords"}):
@@ -148,7 +148,7 @@ def network_from_state(value, name):
             return model_from_bytes(value)
         except ValueError as error:
             raise ValueError(f"its {name} cannot be loaded ({error})") from error
-    if isinstance(value, dict) and name != "model_":
+    if isinstance(value, dict):
         return _network_from_json(value, name, {})
     return value
 
