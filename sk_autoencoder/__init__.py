@@ -17,8 +17,8 @@ __version__ = "0.1.0"
 
 # Each public name and the module that defines it.
 _PUBLIC = {
-    "AutoencoderTransformer": "._base",
-    "DenoisingAutoencoderTransformer": "._denoising",
+    "AutoencoderTransformer": "._estimators.base",
+    "DenoisingAutoencoderTransformer": "._estimators.denoising",
     "load": "._io.persistence",
     "compare": "._compare",
     "Comparison": "._report",

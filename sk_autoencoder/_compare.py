@@ -385,8 +385,8 @@ class _Measures:
     def _reducer(self, name, dim):
         from sklearn.decomposition import PCA, IncrementalPCA
 
-        from ._base import AutoencoderTransformer
-        from ._denoising import DenoisingAutoencoderTransformer
+        from ._estimators.base import AutoencoderTransformer
+        from ._estimators.denoising import DenoisingAutoencoderTransformer
 
         seed = self.comparer.random_state
         if name == "PCA":

@@ -58,5 +58,5 @@ def held_out_rows(monkeypatch):
         recorded.append(validation_rows)
         return train_rows, validation_rows
 
-    monkeypatch.setattr("sk_autoencoder._base.split_validation", recording_split)
+    monkeypatch.setattr("sk_autoencoder._estimators.base.split_validation", recording_split)
     return recorded

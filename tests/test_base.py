@@ -21,7 +21,7 @@ from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-import sk_autoencoder._base
+import sk_autoencoder._estimators.base
 from sk_autoencoder import AutoencoderTransformer
 
 from . import ENVIRONMENT
@@ -409,13 +409,13 @@ def test_early_stopping_needs_rows_to_train_on():
 
 
 def test_batch_size_larger_than_the_data_is_clipped(blobs, monkeypatch):
-    batch_sizes, train = [], sk_autoencoder._base.train
+    batch_sizes, train = [], sk_autoencoder._estimators.base.train
 
     def recording_train(model, X, **kwargs):
         batch_sizes.append(kwargs["batch_size"])
         return train(model, X, **kwargs)
 
-    monkeypatch.setattr("sk_autoencoder._base.train", recording_train)
+    monkeypatch.setattr("sk_autoencoder._estimators.base.train", recording_train)
     clipped = quietly(tiny(batch_size=10_000), blobs)
     whole = quietly(tiny(batch_size=60), blobs)
     assert batch_sizes == [60, 60]

@@ -179,16 +179,16 @@ def test_the_pca_start_trains_as_keras_model_fit_does(blobs, monkeypatch):
     # The same start, optimizer, batches and epochs as Model.fit: the same losses.
     import keras
 
-    import sk_autoencoder._base
+    import sk_autoencoder._estimators.base
 
     starts = []
-    train = sk_autoencoder._base.train
+    train = sk_autoencoder._estimators.base.train
 
     def recording(model, X, **kwargs):
         starts.append(model.get_weights())
         return train(model, X, **kwargs)
 
-    monkeypatch.setattr(sk_autoencoder._base, "train", recording)
+    monkeypatch.setattr(sk_autoencoder._estimators.base, "train", recording)
     estimator = AutoencoderTransformer(
         2,
         hidden_layer_sizes=(8,),

@@ -21,22 +21,22 @@ from sklearn.utils import assert_all_finite
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from ._inference import (
+from .._inference import (
     ACTIVATIONS,
     forward,
     forward_function,
     reconstruction_errors,
     row_chunks,
 )
-from ._io.pages import memory_mapped, release_pages
-from ._io.persistence import (
+from .._io.pages import memory_mapped, release_pages
+from .._io.persistence import (
     NETWORK_PARAMS,
     attach_model,
     network_from_state,
     network_state,
     save,
 )
-from ._network import (
+from .._network import (
     CONV_DECODER_SEEDS,
     CONV_ENCODER_SEEDS,
     build_autoencoder,
@@ -49,16 +49,16 @@ from ._network import (
     wrap_decoder,
     wrap_encoder,
 )
-from ._selection import MIN_STOPPING_ROWS, Part, paired_evidence
-from ._selection import plan as selection_plan
-from ._start import (
+from .._selection import MIN_STOPPING_ROWS, Part, paired_evidence
+from .._selection import plan as selection_plan
+from .._start import (
     pca_reconstruction_errors,
     principal_components,
     principal_components_of_unions,
     sample_rows,
     start_at_pca,
 )
-from ._training import gathered, split_validation, train
+from .._training import gathered, split_validation, train
 
 _OPTIMIZERS = {
     "adam": keras.optimizers.Adam,

@@ -4,9 +4,9 @@ from numbers import Real
 
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import AutoencoderTransformer
-from ._inference import column_std
-from ._layers import MaskingNoise, SaltAndPepperNoise, ScaledGaussianNoise
+from .._inference import column_std
+from .._layers import MaskingNoise, SaltAndPepperNoise, ScaledGaussianNoise
+from .base import AutoencoderTransformer
 
 
 class DenoisingAutoencoderTransformer(AutoencoderTransformer):

@@ -1,0 +1,1 @@
+"""The estimators: one shared base and each estimator on it."""
