@@ -17,7 +17,7 @@ __version__ = "0.1.0"
 
 # Each public name and the module that defines it.
 _PUBLIC = {
-    "AutoencoderTransformer": "._estimators.base",
+    "AutoencoderTransformer": "._estimators.transformer",
     "DenoisingAutoencoderTransformer": "._estimators.denoising",
     "load": "._io.persistence",
     "compare": "._compare",

@@ -243,7 +243,7 @@ def _quiet_backend():
     with lines_held_back(_START_UP_LINE):
         import keras
 
-        from ._estimators import base  # noqa: F401
+        from ._estimators import transformer  # noqa: F401
 
         # The first operation starts the backend's devices, which logs its own lines.
         keras.ops.convert_to_numpy(keras.ops.zeros(1))

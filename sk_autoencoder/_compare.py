@@ -385,8 +385,8 @@ class _Measures:
     def _reducer(self, name, dim):
         from sklearn.decomposition import PCA, IncrementalPCA
 
-        from ._estimators.base import AutoencoderTransformer
         from ._estimators.denoising import DenoisingAutoencoderTransformer
+        from ._estimators.transformer import AutoencoderTransformer
 
         seed = self.comparer.random_state
         if name == "PCA":

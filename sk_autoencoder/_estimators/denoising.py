@@ -6,7 +6,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._inference import column_std
 from .._layers import MaskingNoise, SaltAndPepperNoise, ScaledGaussianNoise
-from .base import AutoencoderTransformer
+from .base import init_with
+from .transformer import AutoencoderTransformer
 
 
 class DenoisingAutoencoderTransformer(AutoencoderTransformer):
@@ -144,62 +145,7 @@ verbose, warm_start
         "noise_level": [Interval(Real, 0, None, closed="left")],
     }
 
-    def __init__(
-        self,
-        encoding_dim=2,
-        *,
-        noise="gaussian",
-        noise_level=0.1,
-        network="dense",
-        encoder=None,
-        decoder=None,
-        input_shape=None,
-        init="pca",
-        hidden_layer_sizes=(256,),
-        activation="relu",
-        output_activation="linear",
-        loss="mse",
-        optimizer="adam",
-        learning_rate=1e-3,
-        alpha=0.0,
-        batch_size="auto",
-        epochs=200,
-        early_stopping="auto",
-        validation_fraction=0.1,
-        n_iter_no_change=10,
-        tol=1e-4,
-        shuffle=True,
-        random_state=None,
-        verbose=0,
-        warm_start=False,
-    ):
-        super().__init__(
-            encoding_dim,
-            network=network,
-            encoder=encoder,
-            decoder=decoder,
-            input_shape=input_shape,
-            init=init,
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
-            output_activation=output_activation,
-            loss=loss,
-            optimizer=optimizer,
-            learning_rate=learning_rate,
-            alpha=alpha,
-            batch_size=batch_size,
-            epochs=epochs,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            n_iter_no_change=n_iter_no_change,
-            tol=tol,
-            shuffle=shuffle,
-            random_state=random_state,
-            verbose=verbose,
-            warm_start=warm_start,
-        )
-        self.noise = noise
-        self.noise_level = noise_level
+    __init__ = init_with(AutoencoderTransformer.__init__, noise="gaussian", noise_level=0.1)
 
     def _corruption_layer(self, X, seed):
         if self.noise != "gaussian" and self.noise_level > 1:
