@@ -5,7 +5,9 @@ image data and goes wherever :class:`~sklearn.decomposition.PCA` goes: pipelines
 grid searches, ``clone``, pickle; ``est.save(path)`` and :func:`load` keep one in a
 file that loads no code. :class:`DenoisingAutoencoderTransformer` is trained
 to reconstruct clean samples from corrupted copies, for noisy data and more robust codes.
-:func:`compare` answers whether either beats PCA on a data set, and at what cost.
+:class:`AutoencoderOutlierDetector` flags the rows an autoencoder reconstructs badly,
+with scikit-learn's outlier API. :func:`compare` answers whether either beats PCA on a data
+set, and at what cost.
 
 The names load on first use, so that ``import sk_autoencoder`` (and the command line's
 help and its answers to bad input) come before Keras and its backend are imported.
@@ -15,10 +17,17 @@ import importlib
 
 __version__ = "0.1.0"
 
-# Each public name and the module that defines it.
-_PUBLIC = {
+# The estimators and the modules that define them: a saved file names its estimator's
+# class, which :func:`load` finds here.
+_ESTIMATORS = {
     "AutoencoderTransformer": "._estimators.transformer",
     "DenoisingAutoencoderTransformer": "._estimators.denoising",
+    "AutoencoderOutlierDetector": "._estimators.outliers",
+}
+
+# Each public name and the module that defines it.
+_PUBLIC = {
+    **_ESTIMATORS,
     "load": "._io.persistence",
     "compare": "._compare",
     "Comparison": "._report",

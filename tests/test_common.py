@@ -8,7 +8,11 @@ from sklearn.utils.estimator_checks import (
     parametrize_with_checks,
 )
 
-from sk_autoencoder import AutoencoderTransformer, DenoisingAutoencoderTransformer
+from sk_autoencoder import (
+    AutoencoderOutlierDetector,
+    AutoencoderTransformer,
+    DenoisingAutoencoderTransformer,
+)
 
 from .networks import dense_decoder, dense_encoder
 
@@ -21,6 +25,7 @@ ESTIMATORS = [
         epochs=3,
         random_state=0,
     ),
+    AutoencoderOutlierDetector(hidden_layer_sizes=(4,), epochs=3, random_state=0),
     # A network of one's own, with batch normalization and dropout: compiled inference.
     AutoencoderTransformer(
         encoder=functools.partial(dense_encoder, width=4),

@@ -113,12 +113,15 @@ class _Fitted:
     """What a fit ends with: ``trained``, the network whose training the fitted
     attributes record (None where none was); ``networks``, every network it trained;
     ``pca_network``, the network that computes PCA, where it replaced the trained one;
-    ``selection``, the evidence that decided (see ``selection_``)."""
+    ``selection``, the evidence that decided (see ``selection_``);
+    ``held_out_errors``, the squared error of each judged row by what was kept, from
+    networks that did not train on it (None where no rows were judged)."""
 
     trained: _Trained | None
     networks: list
     pca_network: _Trained | None = None
     selection: dict | None = None
+    held_out_errors: np.ndarray | None = None
 
 
 def _local_rng(random_state):
@@ -490,8 +493,15 @@ class BaseAutoencoder(BaseEstimator):
         :meth:`partial_fit` does. A new ready network that starts as PCA is judged
         against PCA (see :mod:`._selection`).
         """
-        hidden_layer_sizes = self._hidden_layer_sizes()
         continuing = self._continues(partial)
+        fitted = self._fitted(X, partial=partial, continuing=continuing)
+        self._warn(fitted, partial)
+        self._record(fitted, continuing, partial)
+
+    def _fitted(self, X, *, partial, continuing):
+        """The :class:`_Fitted` of training on ``X``, nothing recorded yet: the fitted
+        network trained on where ``continuing``, else a new one."""
+        hidden_layer_sizes = self._hidden_layer_sizes()
         input_shape = None if continuing else self._checked_network(X.shape[1])
         _check_in_range(X)
         rng = _local_rng(self.random_state)
@@ -505,8 +515,7 @@ class BaseAutoencoder(BaseEstimator):
                 fitted = self._fitted_against_pca(X, network, rng)
             else:
                 fitted = self._fitted_new(X, network, partial, rng)
-        self._warn(fitted, partial)
-        self._record(fitted, continuing, partial)
+        return fitted
 
     def _drawn_seeds(self, rng, hidden_layer_sizes):
         """The seeds of one fit, drawn from ``rng`` (see :class:`_Seeds`)."""
@@ -553,7 +562,7 @@ class BaseAutoencoder(BaseEstimator):
         *starts, candidate = principal_components_of_unions(
             X, *plan.pca_blocks(X.shape[0]), self.encoding_dim
         )
-        trained_parts, evidence = self._judged(X, network, plan, starts)
+        trained_parts, evidence, judged_errors = self._judged(X, network, plan, starts)
         selection = None if evidence is None else evidence.as_dict(plan.scheme)
         wins = evidence is not None and evidence.network_wins
         trained = trained_parts[-1] if trained_parts else None
@@ -565,13 +574,16 @@ class BaseAutoencoder(BaseEstimator):
             self._say("PCA is kept: the network was not shown to beat it")
             pca = self._pca_network(X, network, candidate)
             kept = trained if plan.final is None else None
-            return _Fitted(kept, trained_parts, pca_network=pca, selection=selection)
-        return _Fitted(trained, trained_parts, selection=selection)
+            held_out = None if judged_errors is None else judged_errors[0]
+            return _Fitted(kept, trained_parts, pca, selection, held_out)
+        return _Fitted(
+            trained, trained_parts, selection=selection, held_out_errors=judged_errors[1]
+        )
 
     def _judged(self, X, network, plan, starts):
         """Train and judge each part of ``plan`` from its start; return the networks
-        trained and the :class:`._selection.Evidence` of their judged rows (None where
-        the plan has no parts)."""
+        trained, the :class:`._selection.Evidence` of their judged rows and those rows'
+        ``(pca_errors, network_errors)`` (both None where the plan has no parts)."""
         corruption = self._corruption_layer(X, network.seeds.judging)
         trained_parts, pca_errors, network_errors = [], [], []
         for number, (part, start) in enumerate(zip(plan.parts, starts, strict=True), 1):
@@ -588,14 +600,15 @@ class BaseAutoencoder(BaseEstimator):
             network_errors.append(errors[0] if self._is_start(trained) else errors[1])
         if not plan.parts:
             self._say(f"{X.shape[0]} rows are too few to judge a network by")
-            return trained_parts, None
-        evidence = paired_evidence(np.concatenate(pca_errors), np.concatenate(network_errors))
+            return trained_parts, None, None
+        judged_errors = np.concatenate(pca_errors), np.concatenate(network_errors)
+        evidence = paired_evidence(*judged_errors)
         self._say(
             f"Judged on {evidence.rows} rows: mean squared error {evidence.network_error:.4g} "
             f"against PCA's {evidence.pca_error:.4g}; {evidence.confidence:.0%} lower bound "
             f"on the gain {evidence.lower_bound:.3g}"
         )
-        return trained_parts, evidence
+        return trained_parts, evidence, judged_errors
 
     def _say(self, line):
         """Print ``line`` where ``verbose`` asks for training's output."""

@@ -31,6 +31,7 @@ import contextlib
 import functools
 import glob
 import json
+import math
 import os
 import re
 import shutil
@@ -520,7 +521,7 @@ def _declared_members(document, infos):
 
 def _estimator(document, model_files):
     """The estimator the checked header describes, with its models loaded."""
-    cls = _estimator_classes().get(document["class"])
+    cls = _estimator_class(document["class"])
     if cls is None:
         raise ValueError(f"it names an unknown estimator class {document['class']!r}.")
     try:
@@ -537,7 +538,7 @@ def _estimator(document, model_files):
     vars(estimator).update(_checked_private(document["private"]))
     if document["fitted"] is None:
         return estimator
-    state = _checked_fitted(document["fitted"])
+    state = _checked_fitted(document["fitted"], cls)
     if _MODEL_MEMBER not in model_files:
         raise ValueError("it records a fitted estimator but holds no model.")
     model = load_keras_file(model_files[_MODEL_MEMBER])
@@ -545,10 +546,13 @@ def _estimator(document, model_files):
     return estimator
 
 
-def _estimator_classes():
-    from .. import AutoencoderTransformer, DenoisingAutoencoderTransformer
+def _estimator_class(name):
+    """The estimator class a file names, from the package's registry; None if unknown."""
+    import sk_autoencoder
 
-    return {cls.__name__: cls for cls in (AutoencoderTransformer, DenoisingAutoencoderTransformer)}
+    if not isinstance(name, str) or name not in sk_autoencoder._ESTIMATORS:
+        return None
+    return getattr(sk_autoencoder, name)
 
 
 def _checked_private(private):
@@ -567,6 +571,10 @@ def _is_count(value, low=0):
     return isinstance(value, Integral) and not isinstance(value, bool) and value >= low
 
 
+def _is_finite_float(value):
+    return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _is_curve(value, length):
     return (
         isinstance(value, list)
@@ -575,10 +583,12 @@ def _is_curve(value, length):
     )
 
 
-def _checked_fitted(fitted):
-    """The fitted attributes, each checked for its type and against the others."""
+def _checked_fitted(fitted, cls):
+    """The fitted attributes of a ``cls``, each checked for its type and against the
+    others; ``cls._own_fitted_attributes`` names its own, each a count or a finite float."""
     state = {name: _from_json(value) for name, value in fitted.items()}
-    required = {"n_features_in_", "loss_curve_", "n_iter_", "best_epoch_", "pca_kept_"}
+    own = getattr(cls, "_own_fitted_attributes", {})
+    required = {"n_features_in_", "loss_curve_", "n_iter_", "best_epoch_", "pca_kept_", *own}
     known = {*required, "validation_loss_curve_", "selection_", "feature_names_in_"}
     if not required <= set(state) <= known:
         raise ValueError(f"it holds unexpected fitted attributes {sorted(state)}")
@@ -612,6 +622,9 @@ def _checked_fitted(fitted):
             )
         ),
     }
+    kinds = {"count": _is_count, "finite": _is_finite_float}
+    for name, kind in own.items():
+        checks[name] = lambda name=name, kind=kind: kinds[kind](state[name])
     for name, holds in checks.items():
         if not holds():
             raise ValueError(f"its fitted attribute {name}={state.get(name)!r} is not valid")

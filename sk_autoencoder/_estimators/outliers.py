@@ -1,0 +1,218 @@
+"""AutoencoderOutlierDetector: reconstruction error as an outlier score, with
+scikit-learn's outlier API."""
+
+from numbers import Real
+
+import numpy as np
+from sklearn.base import OutlierMixin
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from .._inference import forward_function, reconstruction_errors
+from .base import BaseAutoencoder, init_with
+
+# With contamination="auto", a row is an outlier where its error is more than this
+# many interquartile ranges above the third quartile: Tukey's "far out" fence.
+AUTO_FENCE_IQRS = 3.0
+
+
+def auto_fence(errors):
+    """The error above which ``contamination="auto"`` calls a row an outlier: the third
+    quartile of ``errors`` plus :data:`AUTO_FENCE_IQRS` interquartile ranges.
+
+    Quartiles are robust: outliers among ``errors``, up to a quarter of them, move the
+    fence little, so it needs no guess of their share.
+    """
+    first, third = np.percentile(errors, [25, 75])
+    return float(third + AUTO_FENCE_IQRS * (third - first))
+
+
+class AutoencoderOutlierDetector(OutlierMixin, BaseAutoencoder):
+    """Outlier detection by an autoencoder's reconstruction error.
+
+    An autoencoder (the network of :class:`AutoencoderTransformer`, judged against
+    PCA in the same way) learns to reconstruct the training rows; a row it
+    reconstructs badly is unlike them. :meth:`score_samples` is minus each row's mean
+    squared reconstruction error (higher is more normal), :meth:`decision_function`
+    shifts it by ``offset_`` so that outliers are negative, and :meth:`predict`
+    returns -1 for outliers and 1 for inliers, as
+    :class:`~sklearn.ensemble.IsolationForest` does. Use it for novelty detection
+    (train on normal rows, score new ones) or on training data that holds some
+    outliers, which ``robust`` keeps from shaping the network.
+
+    Parameters
+    ----------
+    encoding_dim : int, default=2
+        Number of values in the code. Rows off the code's subspace, or curved surface,
+        reconstruct badly: a smaller code flags more, a larger one only the rows far
+        from everything seen in training.
+
+    contamination : "auto" or float, default="auto"
+        The share of outliers in the training data, which sets ``offset_``:
+
+        - a float in (0, 0.5]: ``offset_`` is that quantile of the training rows'
+          scores, so that :meth:`fit_predict` flags that share of them, as scikit-learn's
+          outlier detectors do;
+        - ``"auto"``: no share is assumed. A row is an outlier where its error is
+          far above the typical one: above the third quartile of the errors plus 3
+          interquartile ranges (Tukey's "far out" fence), which outliers, up to a
+          quarter of the rows, move little. The errors that set it are those of rows
+          held out of training, which new rows resemble more than the training rows;
+          where no rows are held out, the training rows'. On rows with no outliers
+          it flags about 1% (see the guide).
+
+    robust : bool, default=True
+        Train twice: once on all the rows, then anew without the rows the first
+        network reconstructs worst (the share ``contamination``, or with ``"auto"``
+        the rows beyond its threshold), so that outliers in the training data do not
+        teach the network to reconstruct them. It costs a second fit; with False, or
+        in :meth:`partial_fit`, every row trains the network once.
+
+    network, encoder, decoder, input_shape, init, hidden_layer_sizes, activation, \
+output_activation, loss, optimizer, learning_rate, alpha, batch_size, epochs, \
+early_stopping, validation_fraction, n_iter_no_change, tol, shuffle, random_state, \
+verbose, warm_start
+        As for :class:`AutoencoderTransformer`: ``network="conv"`` for images, networks
+        of one's own, and the PCA start, whose network is kept only where held-out
+        rows show that it reconstructs them better than PCA. The same
+        ``random_state`` gives the same scores, bit for bit: nothing is drawn when
+        scoring.
+
+    Attributes
+    ----------
+    offset_ : float
+        :meth:`decision_function` is ``score_samples(X) - offset_``: minus the
+        error above which a row is an outlier.
+
+    model_ : keras.Model
+        The autoencoder that was trained (after ``robust``'s second training, where
+        it ran).
+
+    encoder_ : keras.Model
+        Maps samples to codes. Shares its weights with ``model_``.
+
+    decoder_ : keras.Model
+        Maps codes to reconstructions. Shares its weights with ``model_``.
+
+    n_trimmed_ : int
+        Number of training rows that ``robust`` left out of the second training (0
+        where it did not run).
+
+    loss_curve_, validation_loss_curve_, n_iter_, best_epoch_, pca_kept_, selection_
+        As for :class:`AutoencoderTransformer`, of the network that was kept.
+
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during ``fit``. Defined only when `X` has feature
+        names that are all strings.
+
+    See Also
+    --------
+    AutoencoderTransformer : The same network, for codes.
+    sklearn.ensemble.IsolationForest : Outliers by random partitions.
+    sklearn.neighbors.LocalOutlierFactor : Outliers by local density.
+
+    References
+    ----------
+    Sakurada, M. and Yairi, T. (2014). "Anomaly detection using autoencoders with
+    nonlinear dimensionality reduction". Proceedings of the MLSDA 2014 Workshop, 4-11.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_digits
+    >>> from sk_autoencoder import AutoencoderOutlierDetector
+    >>> digits = load_digits()
+    >>> X = digits.data / 16
+    >>> detector = AutoencoderOutlierDetector(
+    ...     8, contamination=0.05, tol=1e-3, random_state=0
+    ... ).fit(X[digits.target == 0])
+    >>> zeros, ones = X[digits.target == 0], X[digits.target == 1]
+    >>> bool(detector.score_samples(ones).mean() < detector.score_samples(zeros).mean())
+    True
+    >>> sorted(np.unique(detector.predict(ones)).tolist())
+    [-1, 1]
+    """
+
+    # Pickles, skops's trusted types and MLflow's configurations name the class by
+    # its public path, which stays when the code moves between private modules.
+    __module__ = "sk_autoencoder"
+
+    _parameter_constraints: dict = {
+        **BaseAutoencoder._parameter_constraints,
+        "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
+        "robust": ["boolean"],
+    }
+
+    __init__ = init_with(BaseAutoencoder.__init__, contamination="auto", robust=True)
+
+    # Saved with the estimator's file, beside the attributes every estimator has.
+    _own_fitted_attributes = {"offset_": "finite", "n_trimmed_": "count"}
+
+    def decision_function(self, X):
+        """Return each sample's score shifted by ``offset_``: negative for outliers.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples to score.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            ``score_samples(X) - offset_``.
+        """
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X):
+        """Return -1 for outliers and 1 for inliers.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples to label.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            -1 where :meth:`decision_function` is negative, 1 elsewhere.
+        """
+        return np.where(self.decision_function(X) < 0, -1, 1)
+
+    def _fit(self, X, *, partial):
+        """Train as every estimator here does; with ``robust``, once more without the
+        rows reconstructed worst; then set ``offset_`` (see ``contamination``)."""
+        continuing = self._continues(partial)
+        fitted = self._fitted(X, partial=partial, continuing=continuing)
+        errors = self._training_errors(fitted, X)
+        n_trimmed = 0
+        if self.robust and not partial:
+            n_trimmed = self._n_to_trim(errors, fitted)
+        if n_trimmed:
+            kept_rows = np.sort(np.argsort(errors, kind="stable")[: X.shape[0] - n_trimmed])
+            fitted = self._fitted(X[kept_rows], partial=False, continuing=continuing)
+            errors = self._training_errors(fitted, X)
+        self._warn(fitted, partial)
+        if self.contamination == "auto":
+            held_out = fitted.held_out_errors
+            offset = -auto_fence(errors if held_out is None else held_out)
+        else:
+            offset = float(np.quantile(-errors, self.contamination))
+        self._record(fitted, continuing, partial)
+        self.offset_ = offset
+        self.n_trimmed_ = n_trimmed
+
+    def _n_to_trim(self, errors, fitted):
+        """How many of the training rows, of ``errors``, ``robust`` leaves out."""
+        if self.contamination == "auto":
+            held_out = fitted.held_out_errors
+            fence = auto_fence(errors if held_out is None else held_out)
+            return int(np.count_nonzero(errors > fence))
+        return round(self.contamination * len(errors))
+
+    def _training_errors(self, fitted, X):
+        """Each row of ``X``'s squared error through the network ``fitted`` keeps."""
+        kept = fitted.trained if fitted.pca_network is None else fitted.pca_network
+        encoder, decoder = forward_function(kept.encoder), forward_function(kept.decoder)
+        return reconstruction_errors(encoder, decoder, X)
