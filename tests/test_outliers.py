@@ -1,0 +1,130 @@
+"""AutoencoderOutlierDetector: thresholds, the robust training, repeatable scores, saving."""
+
+import pickle
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.metrics import roc_auc_score
+
+from sk_autoencoder import AutoencoderOutlierDetector, load
+from sk_autoencoder._estimators.outliers import auto_fence
+
+from .test_base import quietly
+
+
+# The surface's directions, the same for every draw of rows.
+SURFACE = np.random.default_rng(42).normal(size=(3, 20))
+
+
+def curved_rows(n, rng):
+    """Rows near a curved 3-dimensional surface in 20 dimensions."""
+    codes = rng.normal(size=(n, 3))
+    return np.tanh(codes @ SURFACE) + 0.05 * rng.normal(size=(n, 20))
+
+
+def stray_rows(n, rng):
+    """Rows scattered through the whole cube, off the surface."""
+    return rng.uniform(-1.5, 1.5, size=(n, 20))
+
+
+@pytest.fixture(scope="module")
+def task():
+    """Training rows holding 5% outliers, and held-out rows holding 5% of the same kind."""
+    rng = np.random.default_rng(0)
+    train = np.vstack([curved_rows(950, rng), stray_rows(50, rng)])
+    held_out = np.vstack([curved_rows(950, rng), stray_rows(50, rng)])
+    is_outlier = np.r_[np.zeros(950, bool), np.ones(50, bool)]
+    return train, held_out, is_outlier
+
+
+def detector(**params):
+    return AutoencoderOutlierDetector(
+        3, **{"hidden_layer_sizes": (32,), "epochs": 40, "random_state": 0, **params}
+    )
+
+
+def test_a_contamination_flags_its_share_of_held_out_rows(task):
+    train, held_out, is_outlier = task
+    fitted = quietly(detector(contamination=0.05), train)
+    labels = fitted.predict(held_out)
+    assert 0.04 <= np.mean(labels == -1) <= 0.06
+    # On the training rows, the share is exact, as scikit-learn's detectors make it.
+    assert np.mean(fitted.predict(train) == -1) == pytest.approx(0.05, abs=1 / len(train))
+    assert np.mean(labels[is_outlier] == -1) >= 0.9
+
+
+def test_auto_flags_outliers_and_few_normal_rows(task):
+    train, held_out, is_outlier = task
+    fitted = quietly(detector(), train)
+    labels = fitted.predict(held_out)
+    assert np.mean(labels[is_outlier] == -1) >= 0.9
+    assert np.mean(labels[~is_outlier] == -1) <= 0.03
+    clean = quietly(detector(), train[:950])
+    rng = np.random.default_rng(1)
+    assert np.mean(clean.predict(curved_rows(1000, rng)) == -1) <= 0.03
+
+
+def test_auto_fence_is_tukeys_far_out_fence():
+    errors = np.arange(1.0, 101.0)
+    first, third = np.percentile(errors, [25, 75])
+    assert auto_fence(errors) == pytest.approx(third + 3 * (third - first))
+    # Outliers, a few of them however large, barely move it.
+    assert auto_fence(np.r_[errors[:-5], [1e9] * 5]) == pytest.approx(auto_fence(errors), rel=0.05)
+
+
+def test_the_robust_training_leaves_out_the_worst_rows(task):
+    train, held_out, is_outlier = task
+    robust = quietly(detector(contamination=0.05), train)
+    plain = quietly(detector(contamination=0.05, robust=False), train)
+    assert robust.n_trimmed_ == 50 and plain.n_trimmed_ == 0
+    robust_auc = roc_auc_score(is_outlier, -robust.score_samples(held_out))
+    plain_auc = roc_auc_score(is_outlier, -plain.score_samples(held_out))
+    assert robust_auc >= plain_auc - 0.005
+
+
+def test_decision_function_and_predict_agree_with_the_offset(task):
+    train, held_out, _ = task
+    fitted = quietly(detector(contamination=0.1, robust=False), train)
+    scores = fitted.score_samples(held_out)
+    assert scores.dtype == np.float64
+    assert_allclose(fitted.decision_function(held_out), scores - fitted.offset_)
+    assert_array_equal(fitted.predict(held_out), np.where(scores < fitted.offset_, -1, 1))
+    refitted = detector(contamination=0.1, robust=False)
+    assert_array_equal(refitted.fit_predict(train), fitted.predict(train))
+
+
+def test_the_same_random_state_gives_the_same_scores_bit_for_bit(task):
+    train, held_out, _ = task
+    first = quietly(detector(), train).score_samples(held_out)
+    second = quietly(detector(), train).score_samples(held_out)
+    assert_array_equal(first, second)
+
+
+def test_partial_fit_sets_an_offset_from_its_block(task):
+    train, _, _ = task
+    fitted = detector(contamination=0.05)
+    fitted.partial_fit(train)
+    assert fitted.n_trimmed_ == 0
+    assert np.mean(fitted.predict(train) == -1) == pytest.approx(0.05, abs=1 / len(train))
+
+
+@pytest.mark.parametrize("how", ["save", "pickle"])
+def test_a_saved_detector_scores_and_labels_as_before(task, tmp_path, how):
+    train, held_out, _ = task
+    fitted = quietly(detector(contamination=0.05, epochs=5), train)
+    if how == "save":
+        fitted.save(tmp_path / "detector.skae")
+        restored = load(tmp_path / "detector.skae")
+    else:
+        restored = pickle.loads(pickle.dumps(fitted))
+    assert type(restored) is AutoencoderOutlierDetector
+    assert restored.offset_ == fitted.offset_ and restored.n_trimmed_ == fitted.n_trimmed_
+    assert_array_equal(restored.decision_function(held_out), fitted.decision_function(held_out))
+    assert_array_equal(restored.predict(held_out), fitted.predict(held_out))
+
+
+def test_contamination_out_of_range_is_refused(task):
+    train, _, _ = task
+    with pytest.raises(ValueError, match="contamination"):
+        detector(contamination=0.6).fit(train)
