@@ -1,4 +1,5 @@
-"""The ``sk-autoencoder`` command (also ``python -m sk_autoencoder``): ``compare FILE``.
+"""The ``sk-autoencoder`` command (also ``python -m sk_autoencoder``): ``compare FILE``
+and ``outliers FILE``.
 
 Reading and checking the file and ``--out``, and every answer to bad input, come
 before Keras is imported: the backend loads when the first fit starts, with its
@@ -90,7 +91,73 @@ def parser():
         default=None,
         help="folder of Fashion-MNIST's IDX files (default: /usr/share/datasets/fashion-mnist)",
     )
+    _add_outliers(commands)
     return main
+
+
+def _add_outliers(commands):
+    outliers = commands.add_parser(
+        "outliers",
+        help="which rows does an autoencoder reconstruct worst?",
+        description=(
+            "Fit an AutoencoderOutlierDetector on every row, print the most outlying rows "
+            "with their scores and the features their reconstruction misses most, and "
+            "write every row's score and label (scores.csv) beside a Markdown and an HTML "
+            "report. The file is prepared as compare prepares it. With --label, also "
+            "reports ROC AUC and average precision against IsolationForest and PCA's "
+            "reconstruction error."
+        ),
+    )
+    outliers.add_argument(
+        "source",
+        metavar="FILE",
+        help="a .csv, .tsv, .parquet or .npy file, or a built-in data set: digits, fashion-mnist",
+    )
+    outliers.add_argument(
+        "--label",
+        metavar="COLUMN",
+        help="a column of two values whose rarer one marks known outliers (left out of the fit)",
+    )
+    outliers.add_argument(
+        "--contamination",
+        type=_contamination,
+        default="auto",
+        help="the share of outliers, in (0, 0.5], or auto (default: auto)",
+    )
+    outliers.add_argument(
+        "--dim",
+        type=_positive_int,
+        help="the code size (default: as many values as PCA needs for 90%% of the variance)",
+    )
+    outliers.add_argument(
+        "--top", type=_positive_int, default=10, help="how many rows to show (default: 10)"
+    )
+    outliers.add_argument(
+        "--out",
+        type=Path,
+        help="a new or empty folder for the reports (default: a new outliers-NAME folder here)",
+    )
+    outliers.add_argument(
+        "--epochs", type=_positive_int, metavar="N", help="the autoencoder's epoch budget"
+    )
+    outliers.add_argument("--random-state", type=int, default=0, help="seed of the fit (0)")
+    outliers.add_argument(
+        "--data-dir",
+        default=None,
+        help="folder of Fashion-MNIST's IDX files (default: /usr/share/datasets/fashion-mnist)",
+    )
+
+
+def _contamination(text):
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither auto nor a number") from None
+    if not 0 < value <= 0.5:
+        raise argparse.ArgumentTypeError(f"{value} is not in (0, 0.5]")
+    return value
 
 
 def _positive_int(text):
@@ -125,7 +192,8 @@ def main(argv=None):
     # the staging folder is removed on the way out.
     previous = signal.signal(signal.SIGTERM, _terminated)
     try:
-        return run_compare(args, argv)
+        run = run_compare if args.command == "compare" else run_outliers
+        return run(args, argv)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; nothing was written.", file=sys.stderr)
         return 130
@@ -163,17 +231,59 @@ def run_compare(args, argv):
         command = " ".join([PROG, *(sys.argv[1:] if argv is None else argv)])
         result.write_markdown(staging, command=command)
         result.write_html(staging / "report.html", command=command)
-        out.mkdir(parents=True, exist_ok=True)
-        if any(out.iterdir()):
-            raise ValueError(f"--out {out} was given files while the comparison ran.")
-        for path in staging.iterdir():
-            os.replace(path, out / path.name)
+        _moved_into(staging, out)
     except (ValueError, OSError) as error:
         fail(error)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     print(f"\n{result!r}\n\nReports: {out / 'report.md'} and {out / 'report.html'}")
     return 0
+
+
+def run_outliers(args, argv):
+    from . import _data
+    from ._ranking import prepared
+
+    kwargs = {} if args.data_dir is None else {"data_dir": args.data_dir}
+    try:
+        rows = prepared(_data.read(args.source, target=args.label, **kwargs))
+    except ValueError as error:
+        fail(error)
+    out = args.out or new_folder(Path.cwd(), f"outliers-{rows.name}")
+    staging = _staging_for(out)
+    try:
+        _quiet_backend()
+        from ._ranking import rank
+
+        ranking = rank(
+            rows,
+            encoding_dim=args.dim,
+            contamination=args.contamination,
+            epochs=args.epochs,
+            random_state=args.random_state,
+            top=args.top,
+        )
+        command = " ".join([PROG, *(sys.argv[1:] if argv is None else argv)])
+        ranking.write(staging, command=command)
+        _moved_into(staging, out)
+    except (ValueError, OSError) as error:
+        fail(error)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    print(
+        f"{ranking!r}\n\nScores: {out / 'scores.csv'}; reports: {out / 'report.md'} and "
+        f"{out / 'report.html'}"
+    )
+    return 0
+
+
+def _moved_into(staging, out):
+    """Move the finished reports from ``staging`` into ``out``, a new or empty folder."""
+    out.mkdir(parents=True, exist_ok=True)
+    if any(out.iterdir()):
+        raise ValueError(f"--out {out} was given files while the command ran.")
+    for path in staging.iterdir():
+        os.replace(path, out / path.name)
 
 
 def _planned(data, args, quick):

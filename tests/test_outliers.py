@@ -12,7 +12,6 @@ from sk_autoencoder._estimators.outliers import auto_fence
 
 from .test_base import quietly
 
-
 # The surface's directions, the same for every draw of rows.
 SURFACE = np.random.default_rng(42).normal(size=(3, 20))
 
