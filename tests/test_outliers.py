@@ -8,7 +8,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.metrics import roc_auc_score
 
 from sk_autoencoder import AutoencoderOutlierDetector, load
-from sk_autoencoder._estimators.outliers import auto_fence
+from sk_autoencoder._estimators.outliers import auto_fence, share_offset
 
 from .test_base import quietly
 
@@ -70,6 +70,22 @@ def test_auto_fence_is_tukeys_far_out_fence():
     assert auto_fence(errors) == pytest.approx(third + 3 * (third - first))
     # Outliers, a few of them however large, barely move it.
     assert auto_fence(np.r_[errors[:-5], [1e9] * 5]) == pytest.approx(auto_fence(errors), rel=0.05)
+
+
+def test_share_offset_flags_the_share_and_follows_unseen_rows_within_the_gap():
+    # Training scores with a gap after the 10 lowest: overfitted rows score near 0.
+    scores = np.r_[np.linspace(-10, -5, 10), np.linspace(-0.1, 0, 90)]
+    unseen_errors = np.r_[np.linspace(5, 10, 10), np.linspace(0.5, 1.5, 90)]
+    weights = np.ones(100)
+    for unseen in (None, (unseen_errors, weights)):
+        offset = share_offset(scores, 0.1, unseen)
+        assert np.sum(scores < offset) == 10
+    # Inside the gap, the offset is the unseen rows' 10% quantile, not the training's.
+    assert share_offset(scores, 0.1, (unseen_errors, weights)) == pytest.approx(-5, abs=0.01)
+    # Without a gap, the share of training rows wins over the unseen rows.
+    tight = np.linspace(-1, 0, 100)
+    offset = share_offset(tight, 0.1, (unseen_errors, weights))
+    assert np.sum(tight < offset) == 10
 
 
 def test_the_robust_training_leaves_out_the_worst_rows(task):

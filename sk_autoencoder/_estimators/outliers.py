@@ -26,6 +26,41 @@ def auto_fence(errors):
     return float(third + AUTO_FENCE_IQRS * (third - first))
 
 
+def share_offset(scores, share, unseen=None):
+    """The offset that flags ``share`` of the training rows' ``scores``, as scikit-learn's
+    detectors set it; of all such offsets, the nearest to the ``share`` quantile of the
+    scores of rows the network did not train on, ``unseen`` (``(errors, weights)``).
+
+    A network reconstructs its training rows better than new ones: where that leaves a
+    gap between the last flagged training row and the next, the unseen rows place the
+    offset in it, so that new rows are flagged at the same rate.
+    """
+    ordered = np.sort(scores)
+    flagged = min(max(round(share * len(ordered)), 0), len(ordered))
+    low = ordered[flagged - 1] if flagged > 0 else -np.inf
+    high = ordered[flagged] if flagged < len(ordered) else np.inf
+    if unseen is None:
+        target = (low + high) / 2 if np.isfinite(low) and np.isfinite(high) else low
+    else:
+        errors, weights = unseen
+        order = np.argsort(-errors, kind="stable")
+        cumulative = np.cumsum(weights[order]) / np.sum(weights)
+        target = -errors[order][min(np.searchsorted(cumulative, share), len(order) - 1)]
+    # Flagged rows are those strictly below the offset.
+    return float(np.clip(target, np.nextafter(low, np.inf), high))
+
+
+def _unseen_errors(held_out, trimmed, n_rows):
+    """``(errors, weights)`` of the rows the kept network did not train on, weighted to
+    stand for all ``n_rows`` training rows: the judged rows for those it trained on, the
+    trimmed ones for themselves. None where no rows were judged."""
+    if held_out is None or len(held_out) == 0:
+        return None
+    n_kept = n_rows - len(trimmed)
+    weights = np.r_[np.full(len(held_out), n_kept / len(held_out)), np.ones(len(trimmed))]
+    return np.r_[held_out, trimmed], weights
+
+
 class AutoencoderOutlierDetector(OutlierMixin, BaseAutoencoder):
     """Outlier detection by an autoencoder's reconstruction error.
 
@@ -49,9 +84,12 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseAutoencoder):
     contamination : "auto" or float, default="auto"
         The share of outliers in the training data, which sets ``offset_``:
 
-        - a float in (0, 0.5]: ``offset_`` is that quantile of the training rows'
-          scores, so that :meth:`fit_predict` flags that share of them, as scikit-learn's
-          outlier detectors do;
+        - a float in (0, 0.5]: ``offset_`` flags that share of the training rows, as
+          scikit-learn's outlier detectors do (:meth:`fit_predict` flags it). The
+          network reconstructs its training rows better than new ones, so among the
+          offsets that do, ``offset_`` is the one nearest to that quantile of the scores
+          of rows held out of training (and of the rows ``robust`` left out): new rows
+          like the training rows are flagged at about the same share;
         - ``"auto"``: no share is assumed. A row is an outlier where its error is
           far above the typical one: above the third quartile of the errors plus 3
           interquartile ranges (Tukey's "far out" fence), which outliers, up to a
@@ -189,8 +227,9 @@ verbose, warm_start
         n_trimmed = 0
         if self.robust and not partial:
             n_trimmed = self._n_to_trim(errors, fitted)
+        trimmed_rows = np.argsort(errors, kind="stable")[X.shape[0] - n_trimmed :]
         if n_trimmed:
-            kept_rows = np.sort(np.argsort(errors, kind="stable")[: X.shape[0] - n_trimmed])
+            kept_rows = np.setdiff1d(np.arange(X.shape[0]), trimmed_rows)
             fitted = self._fitted(X[kept_rows], partial=False, continuing=continuing)
             errors = self._training_errors(fitted, X)
         self._warn(fitted, partial)
@@ -198,7 +237,8 @@ verbose, warm_start
             held_out = fitted.held_out_errors
             offset = -auto_fence(errors if held_out is None else held_out)
         else:
-            offset = float(np.quantile(-errors, self.contamination))
+            unseen = _unseen_errors(fitted.held_out_errors, errors[trimmed_rows], len(errors))
+            offset = share_offset(-errors, self.contamination, unseen)
         self._record(fitted, continuing, partial)
         self.offset_ = offset
         self.n_trimmed_ = n_trimmed
