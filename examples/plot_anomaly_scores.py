@@ -8,9 +8,9 @@ autoencoder reconstructs it badly, with scikit-learn's outlier API: ``fit``,
 outliers), ``predict`` (-1 or 1). Here the normal rows are the images of threes, and
 10% of the training rows are other digits the detector is not told about, as happens
 with real data. Held-out digits are then scored: all but the threes should score low.
-The robust training (on by default) fits a second time without the rows the first
-network reconstructs worst, so that the other digits among the training rows do not
-teach the network to reconstruct them.
+``robust=True`` fits a second time without the rows the first network reconstructs
+worst, so that the other digits among the training rows do not teach the network to
+reconstruct them.
 """
 
 import matplotlib.pyplot as plt
@@ -32,8 +32,8 @@ X_train = np.vstack([threes, others[: round(0.1 * len(threes) / 0.9)]])
 is_outlier = y_test != 3
 
 detectors = {
-    "robust (default)": AutoencoderOutlierDetector(8, contamination=0.1, random_state=0),
-    "robust=False": AutoencoderOutlierDetector(8, contamination=0.1, robust=False, random_state=0),
+    "robust=False (default)": AutoencoderOutlierDetector(8, contamination=0.1, random_state=0),
+    "robust=True": AutoencoderOutlierDetector(8, contamination=0.1, robust=True, random_state=0),
 }
 for name, detector in detectors.items():
     detector.fit(X_train)
@@ -52,7 +52,7 @@ print(f"PCA reconstruction error: ROC AUC {roc_auc_score(is_outlier, pca_errors)
 # training rows and, among the offsets that do, sits where rows held out of training
 # put it. On the held-out digits it flags most other digits and few threes.
 
-detector = detectors["robust (default)"]
+detector = detectors["robust=True"]
 flagged = detector.predict(X_test) == -1
 print(
     f"flagged: {flagged[is_outlier].mean():.0%} of the other digits, "

@@ -231,8 +231,7 @@ def rank(rows, *, encoding_dim, contamination, epochs, random_state, top):
         else "its network"
     )
     notes.append(
-        f"AutoencoderOutlierDetector({encoding_dim}, contamination={contamination!r}) kept "
-        f"{kept}; its robust training left out {detector.n_trimmed_:,} rows."
+        f"AutoencoderOutlierDetector({encoding_dim}, contamination={contamination!r}) kept {kept}."
     )
     against = {}
     if is_outlier is not None:

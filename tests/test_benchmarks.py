@@ -11,6 +11,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 from numpy.testing import assert_array_equal
 
@@ -372,3 +373,23 @@ def test_guarantee_measures_both_releases_on_both_backends(tmp_path):
             # PCA kept is PCA: its ratio is 1 to float32 rounding.
             assert kept == "no" or now == pytest.approx(1, abs=1e-3)
         assert (tmp_path / f"cases-{backend}.csv").exists()
+
+
+@pytest.mark.benchmark
+def test_anomaly_scores_every_contender(tmp_path):
+    printed = run_module("benchmarks.anomaly", "--quick", "--out", str(tmp_path)).stdout
+    summary = pd.read_csv(tmp_path / "anomaly-summary.csv")
+    assert set(summary["contender"]) == {
+        "autoencoder",
+        "autoencoder, robust=True",
+        "IsolationForest",
+        "LocalOutlierFactor",
+        "OneClassSVM",
+        "PCA reconstruction",
+    }
+    assert summary["task"].nunique() == 2
+    for measure in ("ROC AUC", "average precision", "F1"):
+        assert summary[measure].between(0, 1).all()
+    # Malignant tumours stand apart: every contender ranks them well above chance.
+    assert (summary["ROC AUC"] > 0.8).all()
+    assert "Published mean AUROC on one-class Fashion-MNIST" in printed

@@ -9,7 +9,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
-from sk_autoencoder import AutoencoderTransformer, DenoisingAutoencoderTransformer
+from sk_autoencoder import (
+    AutoencoderOutlierDetector,
+    AutoencoderTransformer,
+    DenoisingAutoencoderTransformer,
+)
 
 from .networks import conv_decoder, conv_encoder, dense_decoder, dense_encoder
 from .test_base import outputs, quietly
@@ -17,6 +21,7 @@ from .test_base import outputs, quietly
 sio = pytest.importorskip("skops.io")
 
 TRUSTED = [
+    "sk_autoencoder.AutoencoderOutlierDetector",
     "sk_autoencoder.AutoencoderTransformer",
     "sk_autoencoder.DenoisingAutoencoderTransformer",
 ]
@@ -86,6 +91,18 @@ def test_skops_round_trips_a_pipeline(digits, name):
 
     assert_array_equal(restored[:-1].transform(X), pipeline[:-1].transform(X))
     assert_array_equal(restored.predict_proba(X), pipeline.predict_proba(X))
+
+
+def test_skops_round_trips_the_outlier_detector(digits):
+    X, _ = digits
+    detector = AutoencoderOutlierDetector(3, hidden_layer_sizes=(8,), epochs=2, random_state=0)
+    detector = quietly(detector.set_params(contamination=0.1), X)
+    data = sio.dumps(detector)
+    assert sio.get_untrusted_types(data=data) == ["sk_autoencoder.AutoencoderOutlierDetector"]
+    restored = sio.loads(data, trusted=TRUSTED)
+    assert restored.offset_ == detector.offset_
+    assert_array_equal(restored.decision_function(X), detector.decision_function(X))
+    assert_array_equal(restored.predict(X), detector.predict(X))
 
 
 def test_skops_refuses_a_state_whose_model_is_no_model(digits):
