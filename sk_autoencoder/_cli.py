@@ -49,12 +49,7 @@ def parser():
             "encoded, missing values imputed and constant columns dropped."
         ),
     )
-    compare.add_argument(
-        "source",
-        metavar="FILE",
-        help="a .csv, .tsv, .parquet or .npy file (read memory-mapped), or a built-in "
-        "data set: digits, fashion-mnist",
-    )
+    _add_source(compare, npy="file (read memory-mapped)")
     compare.add_argument("--target", metavar="COLUMN", help="a column of labels to predict")
     compare.add_argument(
         "--dims",
@@ -62,11 +57,6 @@ def parser():
         nargs="+",
         metavar="N",
         help="code sizes (default: 2 4 8 16 32, those below the number of features)",
-    )
-    compare.add_argument(
-        "--out",
-        type=Path,
-        help="a new or empty folder for the reports (default: a new compare-NAME folder here)",
     )
     compare.add_argument(
         "--quick",
@@ -86,11 +76,7 @@ def parser():
     compare.add_argument(
         "--random-state", type=int, default=0, help="seed of the split and the fits (0)"
     )
-    compare.add_argument(
-        "--data-dir",
-        default=None,
-        help="folder of Fashion-MNIST's IDX files (default: /usr/share/datasets/fashion-mnist)",
-    )
+    _add_output(compare)
     _add_outliers(commands)
     return main
 
@@ -108,11 +94,7 @@ def _add_outliers(commands):
             "reconstruction error."
         ),
     )
-    outliers.add_argument(
-        "source",
-        metavar="FILE",
-        help="a .csv, .tsv, .parquet or .npy file, or a built-in data set: digits, fashion-mnist",
-    )
+    _add_source(outliers)
     outliers.add_argument(
         "--label",
         metavar="COLUMN",
@@ -133,15 +115,30 @@ def _add_outliers(commands):
         "--top", type=_positive_int, default=10, help="how many rows to show (default: 10)"
     )
     outliers.add_argument(
-        "--out",
-        type=Path,
-        help="a new or empty folder for the reports (default: a new outliers-NAME folder here)",
-    )
-    outliers.add_argument(
         "--epochs", type=_positive_int, metavar="N", help="the autoencoder's epoch budget"
     )
     outliers.add_argument("--random-state", type=int, default=0, help="seed of the fit (0)")
-    outliers.add_argument(
+    _add_output(outliers)
+
+
+def _add_source(command, npy="file"):
+    command.add_argument(
+        "source",
+        metavar="FILE",
+        help=f"a .csv, .tsv, .parquet or .npy {npy}, or a built-in data set: digits, "
+        "fashion-mnist",
+    )
+
+
+def _add_output(command):
+    """``--out`` and ``--data-dir``, which every command takes."""
+    command.add_argument(
+        "--out",
+        type=Path,
+        help=f"a new or empty folder for the reports (default: a new {command.prog.split()[-1]}"
+        "-NAME folder here)",
+    )
+    command.add_argument(
         "--data-dir",
         default=None,
         help="folder of Fashion-MNIST's IDX files (default: /usr/share/datasets/fashion-mnist)",
@@ -224,18 +221,14 @@ def run_compare(args, argv):
     except ValueError as error:
         fail(error)
     out = args.out or new_folder(Path.cwd(), f"compare-{data.name}")
-    staging = _staging_for(out)
-    try:
-        _quiet_backend()
+
+    def compared(staging, command):
         result = comparer.run()
-        command = " ".join([PROG, *(sys.argv[1:] if argv is None else argv)])
         result.write_markdown(staging, command=command)
         result.write_html(staging / "report.html", command=command)
-        _moved_into(staging, out)
-    except (ValueError, OSError) as error:
-        fail(error)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        return result
+
+    result = _reports_written(out, argv, compared)
     print(f"\n{result!r}\n\nReports: {out / 'report.md'} and {out / 'report.html'}")
     return 0
 
@@ -250,9 +243,8 @@ def run_outliers(args, argv):
     except ValueError as error:
         fail(error)
     out = args.out or new_folder(Path.cwd(), f"outliers-{rows.name}")
-    staging = _staging_for(out)
-    try:
-        _quiet_backend()
+
+    def ranked(staging, command):
         from ._ranking import rank
 
         ranking = rank(
@@ -263,18 +255,32 @@ def run_outliers(args, argv):
             random_state=args.random_state,
             top=args.top,
         )
-        command = " ".join([PROG, *(sys.argv[1:] if argv is None else argv)])
         ranking.write(staging, command=command)
-        _moved_into(staging, out)
-    except (ValueError, OSError) as error:
-        fail(error)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        return ranking
+
+    ranking = _reports_written(out, argv, ranked)
     print(
         f"{ranking!r}\n\nScores: {out / 'scores.csv'}; reports: {out / 'report.md'} and "
         f"{out / 'report.html'}"
     )
     return 0
+
+
+def _reports_written(out, argv, write):
+    """``write(staging, command)``'s result, once it has written its reports into a
+    staging folder beside ``out`` and they are moved into ``out``; Keras loads, quietly,
+    first. A failure is one line on stderr and exit status 2, with nothing left."""
+    staging = _staging_for(out)
+    try:
+        _quiet_backend()
+        command = " ".join([PROG, *(sys.argv[1:] if argv is None else argv)])
+        result = write(staging, command)
+        _moved_into(staging, out)
+    except (ValueError, OSError) as error:
+        fail(error)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return result
 
 
 def _moved_into(staging, out):

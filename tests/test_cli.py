@@ -178,25 +178,37 @@ def bad_inputs(folder):
     ]
 
 
-def test_bad_input_is_one_line_and_status_2_before_keras_loads(tmp_path):
-    for arguments, message in bad_inputs(tmp_path):
+def run_without_keras(arguments, cwd):
+    """The command's main run on ``arguments``; its stdout ends saying whether Keras
+    was imported."""
+    return subprocess.run(
+        [sys.executable, "-c", WITHOUT_KERAS, *arguments],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def check_refused(cases, folder):
+    """Each ``(arguments, message)`` of ``cases`` is refused with one line holding
+    ``message`` and exit status 2, before Keras loads, leaving nothing behind."""
+    for arguments, message in cases:
         if "--out" not in arguments:
             arguments = [*arguments, "--out", "never"]
-        result = subprocess.run(
-            [sys.executable, "-c", WITHOUT_KERAS, *arguments],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        result = run_without_keras(arguments, folder)
         lines = result.stderr.splitlines()
         assert result.returncode == 2, (arguments, result.stderr)
         assert len(lines) == 1 and message in lines[0], (arguments, lines)
         assert "keras imported: False" in result.stdout, arguments
         # Nothing is left behind: no report folder, no half-written staging folder.
-        assert not (tmp_path / "never").exists()
-        assert not list(tmp_path.glob(".never-*"))
+        assert not (folder / "never").exists()
+        assert not list(folder.glob(".never-*"))
+
+
+def test_bad_input_is_one_line_and_status_2_before_keras_loads(tmp_path):
+    check_refused(bad_inputs(tmp_path), tmp_path)
     assert [path.name for path in (tmp_path / "used").iterdir()] == ["report.md"]
     assert (tmp_path / "used" / "report.md").read_text() == "the user's own"
 

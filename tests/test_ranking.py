@@ -1,14 +1,12 @@
 """``sk-autoencoder outliers FILE``: what it reads, prints and writes; its answers to bad input."""
 
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from .test_cli import START_UP, WITHOUT_KERAS, run
+from .test_cli import START_UP, check_refused, run, run_without_keras
 
 N_ROWS, N_PLANTED = 400, 20
 
@@ -83,34 +81,11 @@ def bad_inputs(folder):
 
 
 def test_bad_input_is_one_line_and_status_2_before_keras_loads(tmp_path):
-    for arguments, message in bad_inputs(tmp_path):
-        if "--out" not in arguments:
-            arguments = [*arguments, "--out", "never"]
-        result = subprocess.run(
-            [sys.executable, "-c", WITHOUT_KERAS, *arguments],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        lines = result.stderr.splitlines()
-        assert result.returncode == 2, (arguments, result.stderr)
-        assert len(lines) == 1 and message in lines[0], (arguments, lines)
-        assert "keras imported: False" in result.stdout, arguments
-        assert not (tmp_path / "never").exists()
-        assert not list(tmp_path.glob(".never-*"))
+    check_refused(bad_inputs(tmp_path), tmp_path)
 
 
 @pytest.mark.parametrize("arguments", [["outliers", "--help"], ["--help"]])
 def test_help_names_the_command_before_keras_loads(tmp_path, arguments):
-    result = subprocess.run(
-        [sys.executable, "-c", WITHOUT_KERAS, *arguments],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_without_keras(arguments, tmp_path)
     assert result.returncode == 0
     assert "outliers" in result.stdout and "keras imported: False" in result.stdout
