@@ -347,7 +347,8 @@ class BaseAutoencoder(BaseEstimator):
 
         With ``init="pca"``, the first call starts the network at the PCA of its block
         of rows. There are no held-out rows to judge the passes by, so nothing is
-        guaranteed against PCA afterwards: measure :meth:`score` on rows of your own.
+        guaranteed against PCA afterwards: measure :meth:`score_samples` on rows of your
+        own.
 
         Parameters
         ----------

@@ -85,7 +85,7 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseAutoencoder):
         The share of outliers in the training data, which sets ``offset_``:
 
         - a float in (0, 0.5]: ``offset_`` flags that share of the training rows, as
-          scikit-learn's outlier detectors do (:meth:`fit_predict` flags it). The
+          scikit-learn's outlier detectors do (``fit_predict`` flags it). The
           network reconstructs its training rows better than new ones, so among the
           offsets that do, ``offset_`` is the one nearest to that quantile of the scores
           of rows held out of training (and of the rows ``robust`` left out): new rows
