@@ -266,8 +266,10 @@ def _against(X, is_outlier, scores, encoding_dim, random_state):
     from sklearn.ensemble import IsolationForest
     from sklearn.metrics import average_precision_score, roc_auc_score
 
+    from ._start import pca_reconstruction_errors
+
     pca = PCA(encoding_dim).fit(X)
-    pca_errors = np.mean(np.square(X - pca.inverse_transform(pca.transform(X))), axis=1)
+    pca_errors = pca_reconstruction_errors((pca.mean_, pca.components_), X, X)
     forest = IsolationForest(random_state=random_state).fit(X)
     outlyingness = {
         "autoencoder": -scores,

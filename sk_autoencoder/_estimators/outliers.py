@@ -50,6 +50,12 @@ def share_offset(scores, share, unseen=None):
     return float(np.clip(target, np.nextafter(low, np.inf), high))
 
 
+def _fence_of(fitted, errors):
+    """:func:`auto_fence` of the rows held out of ``fitted``'s training, or of the
+    training rows' ``errors`` where none were held out."""
+    return auto_fence(errors if fitted.held_out_errors is None else fitted.held_out_errors)
+
+
 def _unseen_errors(held_out, trimmed, n_rows):
     """``(errors, weights)`` of the rows the kept network did not train on, weighted to
     stand for all ``n_rows`` training rows: the judged rows for those it trained on, the
@@ -239,8 +245,7 @@ verbose, warm_start
             errors = self._training_errors(fitted, X)
         self._warn(fitted, partial)
         if self.contamination == "auto":
-            held_out = fitted.held_out_errors
-            offset = -auto_fence(errors if held_out is None else held_out)
+            offset = -_fence_of(fitted, errors)
         else:
             unseen = _unseen_errors(fitted.held_out_errors, errors[trimmed_rows], len(errors))
             offset = share_offset(-errors, self.contamination, unseen)
@@ -251,9 +256,7 @@ verbose, warm_start
     def _n_to_trim(self, errors, fitted):
         """How many of the training rows, of ``errors``, ``robust`` leaves out."""
         if self.contamination == "auto":
-            held_out = fitted.held_out_errors
-            fence = auto_fence(errors if held_out is None else held_out)
-            return int(np.count_nonzero(errors > fence))
+            return int(np.count_nonzero(errors > _fence_of(fitted, errors)))
         return round(self.contamination * len(errors))
 
     def _training_errors(self, fitted, X):
