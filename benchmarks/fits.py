@@ -108,8 +108,8 @@ def measure_compile(n_rows):
 
 def measure_xla(n_rows, noise_rows, rounds):
     """Seconds per epoch with and without XLA, and denoising fits with and without it."""
-    import sk_autoencoder._reuse
-    import sk_autoencoder._steps
+    import sk_autoencoder._backends.reuse
+    import sk_autoencoder._backends.tensorflow
     import sk_autoencoder._training
     from sk_autoencoder import DenoisingAutoencoderTransformer
 
@@ -123,7 +123,7 @@ def measure_xla(n_rows, noise_rows, rounds):
             short = _seconds(lambda: _seed_estimator(3).fit(X))
             long = _seconds(lambda: _seed_estimator(10).fit(X))
             epochs[name].append((long - short) / 7)
-    noisy, corruption = X[:noise_rows], sk_autoencoder._steps._TrainingCorruption
+    noisy, corruption = X[:noise_rows], sk_autoencoder._backends.tensorflow._TrainingCorruption
     denoising = {}
     sk_autoencoder._training.XLA_VALUES = 0
     for noise in ("masking", "gaussian"):
@@ -131,13 +131,13 @@ def measure_xla(n_rows, noise_rows, rounds):
             # The steps leave the networks with a corruption layer out of XLA; for this
             # measure only, no layer counts as one.
             no_layer = type("NoLayer", (), {})
-            sk_autoencoder._steps._TrainingCorruption = (
+            sk_autoencoder._backends.tensorflow._TrainingCorruption = (
                 no_layer if name == "with XLA" else corruption
             )
-            sk_autoencoder._reuse._POOL.clear()
+            sk_autoencoder._backends.reuse._POOL.clear()
             estimator = _seed_estimator(2, DenoisingAutoencoderTransformer, noise=noise)
             denoising[f"{noise}, {name}"] = _seconds(partial(estimator.fit, noisy))
-    sk_autoencoder._steps._TrainingCorruption = corruption
+    sk_autoencoder._backends.tensorflow._TrainingCorruption = corruption
     return {"epochs": epochs, "denoising": denoising}
 
 

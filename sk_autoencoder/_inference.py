@@ -10,7 +10,8 @@ import keras
 import numpy as np
 from scipy import special
 
-from ._io.pages import release_pages
+from ._backends.base import Forward, compiled_forward, variable_values
+from ._io.pages import CHUNK_VALUES, release_pages, row_chunks
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
@@ -56,10 +57,6 @@ _BY_KERAS_FUNCTION = {
     keras.activations.get(name): function for name, function in ACTIVATIONS.items()
 }
 
-# Rows per chunk are chosen so that one layer's activations hold about this many values
-# (8 MiB of float32: 2,675 rows of 784; measured a little faster than twice as many).
-CHUNK_VALUES = 2**21
-
 
 def dense_layers(model):
     """Return ``(kernel, bias, activation, skip)`` for each ``Dense`` layer of ``model``.
@@ -80,9 +77,7 @@ def dense_layers(model):
             continue
         if not isinstance(layer, keras.layers.Dense) or layer.activation not in _BY_KERAS_FUNCTION:
             raise ValueError(f"layer {layer.name!r} is not a Dense layer this package can run")
-        # The variables' values, not get_weights, which warns on JAX (numpy's
-        # deprecated __array__ path).
-        kernel, bias = (np.asarray(variable.value) for variable in (layer.kernel, layer.bias))
+        kernel, bias = (variable_values(variable) for variable in (layer.kernel, layer.bias))
         skip = model.input_shape[-1] if previous is not None else 0
         layers.append((kernel, bias, _BY_KERAS_FUNCTION[layer.activation], skip))
         previous = None
@@ -108,29 +103,6 @@ def apply_dense_layers(layers, X):
     return h
 
 
-class Forward:
-    """A network's forward pass, run on chunks of rows held in numpy arrays.
-
-    Two implementations: :class:`DenseForward`, numpy's products over the ``Dense``
-    layers of the networks that :mod:`._network` builds from ``hidden_layer_sizes``,
-    and :class:`._compiled.CompiledForward`, a function compiled by the backend for any
-    other network. :func:`forward_function` picks one; the estimator never knows which.
-
-    Attributes
-    ----------
-    rows_per_chunk : int
-        The most rows :meth:`__call__` is given at once: as many as keep the widest
-        layer's activations near :data:`CHUNK_VALUES` values.
-    """
-
-    rows_per_chunk = 1
-
-    def __call__(self, rows):
-        """The network's output for ``rows`` (at most :attr:`rows_per_chunk` of them),
-        as a new array in the network's float type."""
-        raise NotImplementedError
-
-
 class DenseForward(Forward):
     """The numpy forward pass over ``model``'s layers (see :func:`dense_layers`), with
     the weights they hold when it is made."""
@@ -149,8 +121,6 @@ def forward_function(model):
     ``Dense`` layers this module can run, else a compiled one."""
     if is_dense_stack(model):
         return DenseForward(model)
-    from ._compiled import compiled_forward
-
     return compiled_forward(model)
 
 
@@ -161,11 +131,6 @@ def is_dense_stack(model):
     except ValueError:
         return False
     return True
-
-
-def row_chunks(n_rows, rows_per_chunk):
-    """Slices of ``range(n_rows)`` of at most ``rows_per_chunk`` rows each."""
-    return [slice(start, start + rows_per_chunk) for start in range(0, n_rows, rows_per_chunk)]
 
 
 def check_finite(output, X):

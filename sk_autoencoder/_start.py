@@ -16,6 +16,7 @@ products are kept apart and added. This module knows numpy, not Keras.
 import numpy as np
 from scipy import linalg
 
+from ._backends.base import variable_values
 from ._io.pages import release_pages
 
 # A start that is no candidate (no rows judge the network against PCA) is fitted on at
@@ -218,16 +219,14 @@ def start_at_pca(encoder, decoder, mean, components, output_activation):
     decoder's last convolution, added to the output layer's map, starts at zero.
     """
     code, reconstruction = encoder.get_layer("code"), decoder.get_layer("reconstruction")
-    # The variables' values, not get_weights: on JAX that goes through numpy's
-    # deprecated __array__ path and warns.
-    kernel = np.asarray(code.kernel.value)
+    kernel = variable_values(code.kernel)
     new = np.zeros_like(kernel)
     new[: components.shape[1]] = components.T
     code.kernel.assign(new)
     code.bias.assign((-mean @ components.T).astype(kernel.dtype))
 
     bias, slope = _inverse_and_slope(output_activation, mean)
-    kernel = np.asarray(reconstruction.kernel.value)
+    kernel = variable_values(reconstruction.kernel)
     new = np.zeros_like(kernel)
     n_codes = len(components)
     new[:n_codes] = components / slope

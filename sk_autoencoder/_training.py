@@ -1,7 +1,7 @@
 """Training an autoencoder with Keras: batches, chunks, early stopping, divergence.
 
 The estimator decides every value; this module knows Keras, not scikit-learn. The
-compiled steps that run the batches are in :mod:`._steps`.
+compiled steps that run the batches are in :mod:`._backends`.
 """
 
 import contextlib
@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
+from ._backends.reuse import compiled_steps
 from ._io.pages import memory_mapped, read_at_random, release_pages
 from ._quiet import without_retracing_warnings
-from ._reuse import compiled_steps
 
 # The most bytes of batches carried from the host to one compiled call. Chunks of a
 # few MiB stay in the CPU's caches and keep memory bounded whatever the size of X; per
@@ -36,7 +36,7 @@ RESIDENT_BYTES = 256 * 2**20
 # with XLA: a faster epoch for a compile that a shorter fit would not win back
 # (python -m benchmarks.fits measures both). Chunked data and partial_fit (one epoch of
 # at most RESIDENT_BYTES) keep the loop without XLA; so do the networks that the steps
-# leave out (see _steps._TensorFlowSteps).
+# leave out (see _backends.tensorflow.TensorFlowSteps).
 XLA_VALUES = 2**27
 
 # An epoch's training loss this many times the lowest before it means training diverged,

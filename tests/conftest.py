@@ -4,7 +4,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from sk_autoencoder._reuse import _POOL
+from sk_autoencoder._backends.reuse import _POOL
 from sk_autoencoder._training import split_validation
 
 

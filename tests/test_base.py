@@ -545,13 +545,13 @@ def test_fits_compiled_with_xla_print_nothing(tmp_path):
     # Every fit takes TensorFlow's XLA path here; the first compile in a process logs
     # "XLA service ... initialized" and "Compiled cluster using XLA!" unless held back.
     setup = """
-    import sk_autoencoder._steps, sk_autoencoder._training
+    import sk_autoencoder._backends.tensorflow, sk_autoencoder._training
     sk_autoencoder._training.XLA_VALUES = 0
-    held_back, hold_back = [], sk_autoencoder._steps.info_lines_held_back
+    held_back, hold_back = [], sk_autoencoder._backends.tensorflow.info_lines_held_back
     def counted():
         held_back.append(1)
         return hold_back()
-    sk_autoencoder._steps.info_lines_held_back = counted
+    sk_autoencoder._backends.tensorflow.info_lines_held_back = counted
     """
     code = (
         textwrap.dedent(QUIET_FIT)

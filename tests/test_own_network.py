@@ -146,7 +146,7 @@ def test_inference_runs_compiled_in_chunks_never_through_predict(images, monkeyp
 
     monkeypatch.setattr(keras.Model, "predict", refuse)
     # A few rows a chunk: the last one short, and padded on JAX.
-    monkeypatch.setattr("sk_autoencoder._compiled.CHUNK_VALUES", 37 * 8 * 8 * 32)
+    monkeypatch.setattr("sk_autoencoder._backends.base.CHUNK_VALUES", 37 * 8 * 8 * 32)
     assert_allclose(fitted.transform(images), expected, rtol=1e-5, atol=1e-6)
     assert np.isfinite(fitted.score_samples(images)).all()
 

@@ -9,22 +9,23 @@ import pytest
 from numpy.testing import assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 
-import sk_autoencoder._reuse
 from sk_autoencoder import AutoencoderTransformer, DenoisingAutoencoderTransformer
+from sk_autoencoder._backends import active
+from sk_autoencoder._backends.reuse import _POOL, POOL_SIZE, compiled_steps
 from sk_autoencoder._network import describe_autoencoder, rebuild_autoencoder
-from sk_autoencoder._reuse import _POOL, POOL_SIZE, compiled_steps
 
 
 @pytest.fixture
 def builds(monkeypatch):
     """A list that receives the network of every set of steps built."""
-    built, build = [], sk_autoencoder._reuse.build_steps
+    backend = active()
+    built, build = [], backend.steps
 
     def counted(network, *args, **kwargs):
         built.append(network)
         return build(network, *args, **kwargs)
 
-    monkeypatch.setattr("sk_autoencoder._reuse.build_steps", counted)
+    monkeypatch.setattr(backend, "steps", counted)
     return built
 
 

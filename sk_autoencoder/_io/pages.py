@@ -20,6 +20,15 @@ import mmap
 
 import numpy as np
 
+# Rows per chunk are chosen so that one layer's activations hold about this many values
+# (8 MiB of float32: 2,675 rows of 784; measured a little faster than twice as many).
+CHUNK_VALUES = 2**21
+
+
+def row_chunks(n_rows, rows_per_chunk):
+    """Slices of ``range(n_rows)`` of at most ``rows_per_chunk`` rows each."""
+    return [slice(start, start + rows_per_chunk) for start in range(0, n_rows, rows_per_chunk)]
+
 
 def memory_mapped(X):
     """Whether ``X`` is, or is a view of, a memory-mapped file."""

@@ -18,9 +18,10 @@ import threading
 
 import keras
 
-from ._layers import _TrainingCorruption
-from ._network import describe_autoencoder, rebuild_autoencoder
-from ._steps import build_steps, built_optimizer, check_backend, in_distributed_scope
+from .._layers import _TrainingCorruption
+from .._network import describe_autoencoder, rebuild_autoencoder
+from . import active
+from .base import built_optimizer
 
 # The most sets of idle steps kept, the least recently used dropped first, but for
 # pinned ones (see Steps.pinned).
@@ -90,15 +91,15 @@ def reuse_key(model, backend, chunk_batches, batch_size, xla):
     description = describe_autoencoder(model)
     if description is None or description["dtype"] != keras.config.floatx():
         return None
-    if in_distributed_scope(backend):
+    if backend.in_distributed_scope():
         return None
     optimizer = model.optimizer
     settings = _optimizer_settings(optimizer)
     if settings is None:
         return None
-    chunk = (chunk_batches, batch_size) if backend == "jax" or xla else None
+    chunk = (chunk_batches, batch_size) if backend.compiles_for_chunk_shape(xla) else None
     described = [
-        backend,
+        backend.name,
         description,
         f"{type(optimizer).__module__}.{type(optimizer).__qualname__}",
         settings,
@@ -124,18 +125,18 @@ def _twin(model):
 def compiled_steps(model, chunk_batches, batch_size, resident=None, *, xla=False):
     """Steps that train ``model`` within the block: kept ones if any fit its network.
 
-    The arguments are :func:`._steps.build_steps`'s, and ``resident`` is the data, or
+    The arguments are :meth:`.base.Backend.steps`'s, and ``resident`` is the data, or
     None, that chunks with ``rows=None`` name rows of. When the block ends without an
     error, ``model``'s variables and its optimizer's hold the trained state, and the
     steps are kept for a later fit.
     """
-    backend = check_backend()
+    backend = active()
     built_optimizer(model)
     key = reuse_key(model, backend, chunk_batches, batch_size, xla)
     steps = None if key is None else _POOL.take(key)
     if steps is None:
         network = model if key is None else _twin(model)
-        steps = build_steps(network, chunk_batches, batch_size, xla=xla)
+        steps = backend.steps(network, chunk_batches, batch_size, xla=xla)
     steps.load(model, resident)
     yield steps
     steps.finish(model)
