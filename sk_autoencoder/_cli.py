@@ -359,10 +359,11 @@ def _quiet_backend():
     with lines_held_back(_START_UP_LINE):
         import keras
 
+        from ._backends import to_numpy
         from ._estimators import transformer  # noqa: F401
 
         # The first operation starts the backend's devices, which logs its own lines.
-        keras.ops.convert_to_numpy(keras.ops.zeros(1))
+        to_numpy(keras.ops.zeros(1))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from numpy.testing import assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 
 from sk_autoencoder import AutoencoderTransformer, DenoisingAutoencoderTransformer
+from sk_autoencoder._backends.base import variable_values as values_of
 from sk_autoencoder._backends.reuse import compiled_steps
 from sk_autoencoder._io.pages import memory_mapped
 from sk_autoencoder._quiet import info_lines_held_back
@@ -235,7 +236,7 @@ def run_training(model, X, **kwargs):
 
 
 def variable_values(model):
-    return [np.asarray(variable.value) for variable in model.variables]
+    return [values_of(variable) for variable in model.variables]
 
 
 @pytest.fixture

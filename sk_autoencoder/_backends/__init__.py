@@ -28,3 +28,8 @@ def active():
             "to one of them."
         )
     return importlib.import_module(f"{__name__}.{name}").BACKEND
+
+
+def to_numpy(tensor):
+    """A tensor of the active backend as a numpy array (which may share its memory)."""
+    return active().to_numpy(tensor)

@@ -41,6 +41,11 @@ class Backend:
         """Whether training is inside the scope of a distribution over devices."""
         return False
 
+    def to_numpy(self, tensor):
+        """``tensor``, a tensor of the backend, as a numpy array (which may share its
+        memory)."""
+        return np.asarray(keras.ops.convert_to_numpy(tensor))
+
     def compiled_call(self, reference):
         """A function of a numpy array of rows that returns ``model(rows,
         training=False)`` (a tensor of the backend, or an array), compiled where the
@@ -52,10 +57,12 @@ class Backend:
 def variable_values(variable):
     """A numpy copy of a Keras variable's value, which later training leaves alone.
 
-    Through ``keras.ops.convert_to_numpy`` rather than numpy's ``__array__``, which warns
-    on JAX and refuses a torch tensor that takes part in training.
+    Through the backend rather than numpy's ``__array__``, which warns on JAX and
+    refuses a torch tensor that takes part in training.
     """
-    return np.array(keras.ops.convert_to_numpy(variable.value))
+    from . import to_numpy
+
+    return np.array(to_numpy(variable.value))
 
 
 def model_variables(model):
@@ -208,7 +215,8 @@ class CompiledForward(Forward):
         self.rows_per_chunk = max(1, CHUNK_VALUES // _widest_activation(model))
         self._dtype = np.dtype(keras.config.floatx())
         self._shapes = set()
-        self._run = active().compiled_call(weakref.ref(model))
+        backend = active()
+        self._run, self._to_numpy = backend.compiled_call(weakref.ref(model)), backend.to_numpy
 
     def __call__(self, rows):
         n_rows = len(rows)
@@ -222,7 +230,7 @@ class CompiledForward(Forward):
             with info_lines_held_back(), without_retracing_warnings():
                 output = self._run(padded)
             self._shapes.add(padded.shape)
-        return np.asarray(keras.ops.convert_to_numpy(output))[:n_rows]
+        return self._to_numpy(output)[:n_rows]
 
     def _padded_rows(self, n_rows):
         return min(self.rows_per_chunk, 1 << max(0, n_rows - 1).bit_length())

@@ -2,15 +2,20 @@
 torch operations, updating the network's variables in place.
 
 Torch compiles nothing here (``torch.compile`` needs a C++ compiler at run time), so a
-step costs its Python dispatch: the loop keeps to what a step needs, the model's call,
+step costs its Python dispatch: the loop keeps to what a step needs, the forward pass,
 ``torch.autograd.grad`` and the optimizer's update, without ``Model.fit``'s data path
-and callbacks. Keras distributes training over devices on JAX and TensorFlow only.
+and callbacks. Calling a Keras model on torch costs more than its arithmetic does on a
+small network, so the ``Dense`` networks that :mod:`.._network` builds run as torch's
+own products of their layers' variables (see :func:`_dense_pass`); any other network
+is called through Keras. Keras distributes training over devices on JAX and
+TensorFlow only.
 """
 
 import keras
 import numpy as np
 import torch
 
+from .._network import DECODER_NAME, ENCODER_NAME, describe_autoencoder
 from .base import Backend, Steps, model_variables
 
 
@@ -18,6 +23,7 @@ class TorchBackend(Backend):
     name = "torch"
 
     def steps(self, network, chunk_batches, batch_size, *, xla=False):
+        self.in_distributed_scope()
         return TorchSteps(network, chunk_batches, batch_size, xla)
 
     def compiles_for_chunk_shape(self, xla):
@@ -32,6 +38,11 @@ class TorchBackend(Backend):
             )
         return False
 
+    def to_numpy(self, tensor):
+        # keras.ops.convert_to_numpy goes through numpy's __array__, which torch's
+        # tensors implement without the copy argument that numpy 2 passes: it warns.
+        return tensor.detach().cpu().numpy()
+
     def compiled_call(self, reference):
         def run(rows):
             model = reference()
@@ -44,6 +55,74 @@ class TorchBackend(Backend):
 def _device(model):
     """The device that holds ``model``'s variables."""
     return model.variables[0].value.device
+
+
+# Torch's own functions for the activations Keras computes the same way: calling
+# Keras's goes through its conversions on every call.
+_TORCH_ACTIVATIONS = {
+    keras.activations.linear: lambda h: h,
+    keras.activations.relu: torch.relu,
+    keras.activations.sigmoid: torch.sigmoid,
+    keras.activations.tanh: torch.tanh,
+}
+
+
+def _dense_pass(network):
+    """For an autoencoder of ``Dense`` layers that :mod:`.._network` builds, with no
+    corruption layer, a function that returns ``(forward, penalty)``: the network's
+    call and the sum of its penalties, as torch's operations on the tensors its
+    variables hold when the function is called (training updates them in place).
+    None for any other network."""
+    if describe_autoencoder(network) is None or len(network.layers) != 3:
+        return None
+    stages = []
+    for name in (ENCODER_NAME, DECODER_NAME):
+        model = network.get_layer(name)
+        # The last layer of a stage may see the stage's input too, first (_network).
+        sees_input = isinstance(model.layers[-2], keras.layers.Concatenate)
+        dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+        stages.append([(layer, sees_input and layer is dense[-1]) for layer in dense])
+    penalized = [layer for stage in stages for layer, _ in stage if layer.kernel_regularizer]
+
+    def bound():
+        plan = [
+            [
+                (
+                    layer.kernel.value,
+                    layer.bias.value,
+                    _TORCH_ACTIVATIONS.get(layer.activation, layer.activation),
+                    sees_input,
+                )
+                for layer, sees_input in stage
+            ]
+            for stage in stages
+        ]
+        kernels = [(layer.kernel_regularizer, layer.kernel.value) for layer in penalized]
+
+        def forward(x):
+            for stage in plan:
+                inputs = h = x
+                for kernel, bias, activation, sees_input in stage:
+                    if sees_input:
+                        h = torch.cat([inputs, h], dim=-1)
+                    h = activation(torch.addmm(bias, h, kernel))
+                x = h
+            return x
+
+        def penalty():
+            return sum(regularizer(kernel) for regularizer, kernel in kernels)
+
+        return forward, penalty
+
+    return bound
+
+
+def _row_mean_loss(name):
+    """The mean over a batch of Keras's loss ``name``, as a function of ``(x, y)``."""
+    if name in ("mse", "mean_squared_error"):
+        return lambda x, y: torch.mean(torch.square(y - x))
+    function = keras.losses.get(name)
+    return lambda x, y: torch.mean(function(x, y))
 
 
 def _tensor(array, device):
@@ -63,14 +142,23 @@ class TorchSteps(Steps):
     def __init__(self, network, chunk_batches, batch_size, xla=False):
         super().__init__(network, chunk_batches, batch_size, xla)
         self._device = _device(network)
-        self._loss_function = keras.losses.get(network.loss)
+        self._loss = _row_mean_loss(network.loss)
+        self._dense = _dense_pass(network)
 
-    def _batch_loss(self, x, training):
+    def _batch_loss(self):
+        """A function of a batch and ``training`` that returns the batch's loss."""
+        if self._dense is not None:
+            forward, penalty = self._dense()
+            return lambda x, training: self._loss(x, forward(x)) + penalty()
         network = self.network
-        value = torch.mean(self._loss_function(x, network(x, training=training)))
-        for penalty in network.losses:
-            value = value + penalty
-        return value
+
+        def batch_loss(x, training):
+            value = self._loss(x, network(x, training=training))
+            for penalty in network.losses:
+                value = value + penalty
+            return value
+
+        return batch_loss
 
     def _chunk(self, rows, positions):
         rows = self._resident if rows is None else _tensor(rows, self._device)
@@ -85,10 +173,10 @@ class TorchSteps(Steps):
         rows, positions = self._chunk(rows, positions)
         weights = self.network.trainable_variables
         tensors = [variable.value for variable in weights]
-        optimizer = self.network.optimizer
+        optimizer, batch_loss = self.network.optimizer, self._batch_loss()
         total = torch.zeros((), dtype=rows.dtype, device=self._device)
         for batch in positions:
-            value = self._batch_loss(rows[batch], training=True)
+            value = batch_loss(rows[batch], True)
             gradients = torch.autograd.grad(value, tensors)
             with torch.no_grad():
                 optimizer.apply(list(gradients), weights)
@@ -97,10 +185,11 @@ class TorchSteps(Steps):
 
     def evaluate(self, rows, positions):
         rows, positions = self._chunk(rows, positions)
+        batch_loss = self._batch_loss()
         total = torch.zeros((), dtype=rows.dtype, device=self._device)
         with torch.no_grad():
             for batch in positions:
-                total += self._batch_loss(rows[batch], training=False)
+                total += batch_loss(rows[batch], False)
         return total * positions.shape[1]
 
     def weight_values(self):

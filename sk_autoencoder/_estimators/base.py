@@ -18,6 +18,7 @@ from sklearn.utils import assert_all_finite
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._backends import to_numpy
 from .._inference import (
     ACTIVATIONS,
     forward_function,
@@ -735,7 +736,7 @@ class BaseAutoencoder(BaseEstimator):
             inputs = clean
             if corruption is not None:
                 corrupted = corruption.corrupt(keras.ops.convert_to_tensor(clean))
-                inputs = keras.ops.convert_to_numpy(corrupted)
+                inputs = to_numpy(corrupted)
             pca_errors[chunk] = pca_reconstruction_errors(start, inputs, clean)
             # A network whose output overflows loses: its error is not finite.
             with np.errstate(over="ignore", invalid="ignore"):

@@ -2,9 +2,10 @@
 
 skl2onnx converts a pipeline step by step, each step through the converter registered
 for its class. The estimators' step is the fitted encoder, which Keras exports to ONNX
-itself (through tf2onnx on TensorFlow, jax2onnx on JAX); the converter copies that
-graph's weights and nodes into the pipeline's graph under names of their own, so that
-the steps before and after it connect to it as to any scikit-learn transformer's.
+itself (through tf2onnx on TensorFlow, jax2onnx on JAX, torch.onnx on torch); the
+converter copies that graph's weights and nodes into the pipeline's graph under names
+of their own, so that the steps before and after it connect to it as to any
+scikit-learn transformer's.
 """
 
 import os
@@ -90,13 +91,18 @@ def _converter(scope, operator, container):
         )
     versions = {entry.domain: entry.version for entry in exported.opset_import}
     for node in graph.node:
+        # An optional input left out is named ""; skl2onnx takes a trailing one for a
+        # tensor that nothing makes (torch's exporter leaves Pad's constant value so).
+        inputs = list(node.input)
+        while inputs and not inputs[-1]:
+            inputs.pop()
         attributes = {
             attribute.name: onnx.helper.get_attribute_value(attribute)
             for attribute in node.attribute
         }
         container.add_node(
             node.op_type,
-            [renamed(name) for name in node.input],
+            [renamed(name) for name in inputs],
             [renamed(name) for name in node.output],
             op_domain=node.domain,
             op_version=versions.get(node.domain),
