@@ -7,10 +7,10 @@ Run ``python -m benchmarks.fits``. Three measures, each backend in fresh process
   the steps kept for reuse, so that every fit compiles its own) and always the same
   one (a grid search's folds). An estimator fitted before the loop must give the
   same outputs after it. Reported: peak RSS after fits 20, 100, 200 and 300.
-- Compiling: the seed network (784-32-784, sigmoid output, batch 256) fitted for 3
-  epochs on 60,000 random rows, twice in one process: the first fit compiles its
-  steps, the second reuses them. Their difference is what a fit of a new network
-  pays for compiling.
+- Compiling (TensorFlow and JAX; torch compiles nothing): the seed network
+  (784-32-784, sigmoid output, batch 256) fitted for 3 epochs on 60,000 random rows,
+  twice in one process: the first fit compiles its steps, the second reuses them.
+  Their difference is what a fit of a new network pays for compiling.
 - XLA on TensorFlow, side by side in one process: the seed workload's seconds per
   epoch (``(t_10 - t_3) / 7``, fits of 10 and 3 epochs) with full chunks compiled by
   XLA and without, and a denoising fit (masking and gaussian noise, 20,000 rows, 2
@@ -31,7 +31,9 @@ import numpy as np
 
 from ._report import machine, write_report
 
-BACKENDS = {"tensorflow": "TensorFlow", "jax": "JAX"}
+BACKENDS = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "torch"}
+# The backends that compile a network's steps (torch runs them eagerly).
+COMPILING = ("tensorflow", "jax")
 CHECKPOINTS = (20, 100, 200, 300)
 QUICK_CHECKPOINTS = (20, 60)
 MEMORY_BAR_MIB = 60
@@ -259,6 +261,13 @@ def main(argv=None):
     parser.add_argument("--out", default="benchmarks/results/fits", help="results folder")
     parser.add_argument("--child", choices=["memory", "compile", "xla"], help=argparse.SUPPRESS)
     parser.add_argument("--networks", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--backends",
+        nargs="+",
+        choices=list(BACKENDS),
+        default=list(BACKENDS),
+        help="the backends to measure (default: all)",
+    )
     args = parser.parse_args(argv)
     if args.child:
         child(args)
@@ -269,18 +278,23 @@ def main(argv=None):
             order: run_child("memory", backend, args.quick, networks)
             for order, networks in ORDERS.items()
         }
-        for backend in BACKENDS
+        for backend in args.backends
     }
-    compiles = {backend: run_child("compile", backend, args.quick) for backend in BACKENDS}
-    xla = run_child("xla", "tensorflow", args.quick)
+    compiles = {
+        backend: run_child("compile", backend, args.quick)
+        for backend in args.backends
+        if backend in COMPILING
+    }
+    sections = [memory_section(memory, checkpoints)]
+    if compiles:
+        sections.append(compile_section(compiles))
+    if "tensorflow" in args.backends:
+        sections.append(xla_section(run_child("xla", "tensorflow", args.quick)))
     command = "python -m benchmarks.fits" + (" --quick" if args.quick else "")
+    if args.backends != list(BACKENDS):
+        command += f" --backends {' '.join(args.backends)}"
     preamble = f"# Repeated fits\n\nMade by `{command}` on {machine()}."
-    markdown = write_report(
-        args.out,
-        "fits",
-        preamble,
-        [memory_section(memory, checkpoints), compile_section(compiles), xla_section(xla)],
-    )
+    markdown = write_report(args.out, "fits", preamble, sections)
     print(markdown)
 
 
