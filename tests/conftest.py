@@ -12,18 +12,24 @@ def pytest_addoption(parser):
     parser.addoption(
         "--benchmarks",
         action="store_true",
-        help="also run the tests marked benchmark (the longer benchmark scripts, quick)",
+        help="also run the tests marked benchmark or slow (the longer benchmark scripts, "
+        "quick, and the tests that start many processes)",
     )
 
 
 def pytest_collection_modifyitems(config, items):
-    """Leave out the tests marked ``benchmark`` unless ``--benchmarks`` is given."""
+    """Leave out the tests marked ``benchmark`` or ``slow`` unless ``--benchmarks`` is
+    given."""
     if config.getoption("--benchmarks"):
         return
-    left_out = [item for item in items if item.get_closest_marker("benchmark")]
+
+    def long(item):
+        return item.get_closest_marker("benchmark") or item.get_closest_marker("slow")
+
+    left_out = [item for item in items if long(item)]
     if left_out:
         config.hook.pytest_deselected(items=left_out)
-        items[:] = [item for item in items if not item.get_closest_marker("benchmark")]
+        items[:] = [item for item in items if not long(item)]
 
 
 @pytest.fixture(autouse=True)

@@ -220,6 +220,7 @@ CROSSING = """
 
 
 @needs_torch
+@pytest.mark.slow
 @pytest.mark.each_backend
 def test_files_saved_on_each_backend_load_on_the_other_two(tmp_path):
     # In this order, each backend loads the files of the two others.

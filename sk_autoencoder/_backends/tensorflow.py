@@ -23,6 +23,10 @@ class TensorFlowBackend(Backend):
     def in_distributed_scope(self):
         return tf.distribute.has_strategy()
 
+    def to_numpy(self, tensor):
+        # A variable's value is a tf.Variable, whose __array__ numpy 2 warns about.
+        return tensor.numpy()
+
     def compiled_call(self, reference):
         return tf.function(lambda rows: reference()(rows, training=False), jit_compile=True)
 
