@@ -112,6 +112,14 @@ def test_the_backend_package_has_no_import_cycle():
         visit(name, [])
 
 
+def test_importing_the_package_loads_no_backend():
+    # The public names load their modules on first use (the command's --help too:
+    # test_cli).
+    code = "import sys, sk_autoencoder; print(sorted({'keras', %s} & set(sys.modules)))"
+    frameworks = ", ".join(repr(name) for name in FRAMEWORKS)
+    assert run_python(code % frameworks).stdout.strip() == "[]"
+
+
 # Fits twice with one random_state on torch, a network of each kind, and prints whether
 # the fits repeat bit for bit and whether torch's global state came through unchanged.
 TORCH_STATE = """

@@ -5,10 +5,10 @@ Torch compiles nothing here (``torch.compile`` needs a C++ compiler at run time)
 step costs its Python dispatch: the loop keeps to what a step needs, the forward pass,
 ``torch.autograd.grad`` and the optimizer's update, without ``Model.fit``'s data path
 and callbacks. Calling a Keras model on torch costs more than its arithmetic does on a
-small network, so the ``Dense`` networks that :mod:`.._network` builds run as torch's
-own products of their layers' variables (see :func:`_dense_pass`); any other network
-is called through Keras. Keras distributes training over devices on JAX and
-TensorFlow only.
+small network, so the ``Dense`` networks that :mod:`.._network` builds (a denoiser's
+too) run as torch's own products of their layers' variables (see :func:`_dense_pass`);
+any other network is called through Keras. Keras distributes training over devices on
+JAX and TensorFlow only.
 """
 
 import keras
@@ -68,13 +68,17 @@ _TORCH_ACTIVATIONS = {
 
 
 def _dense_pass(network):
-    """For an autoencoder of ``Dense`` layers that :mod:`.._network` builds, with no
-    corruption layer, a function that returns ``(forward, penalty)``: the network's
-    call and the sum of its penalties, as torch's operations on the tensors its
-    variables hold when the function is called (training updates them in place).
-    None for any other network."""
-    if describe_autoencoder(network) is None or len(network.layers) != 3:
+    """For an autoencoder of ``Dense`` layers that :mod:`.._network` builds, a function
+    that returns ``(forward, penalty)``: the network's call, ``forward(x, training)``,
+    and the sum of its penalties, as torch's operations on the tensors its variables
+    hold when the function is called (training updates them in place). A corruption
+    layer before the encoder corrupts the batch in training, through its own
+    ``corrupt``. None for any other network."""
+    if describe_autoencoder(network) is None:
         return None
+    # The input, the corruption layer if any (describe_autoencoder allows one), the
+    # encoder and the decoder.
+    corrupt = network.layers[1].corrupt if len(network.layers) == 4 else None
     stages = []
     for name in (ENCODER_NAME, DECODER_NAME):
         model = network.get_layer(name)
@@ -99,7 +103,9 @@ def _dense_pass(network):
         ]
         kernels = [(layer.kernel_regularizer, layer.kernel.value) for layer in penalized]
 
-        def forward(x):
+        def forward(x, training):
+            if training and corrupt is not None:
+                x = corrupt(x)
             for stage in plan:
                 inputs = h = x
                 for kernel, bias, activation, sees_input in stage:
@@ -149,7 +155,7 @@ class TorchSteps(Steps):
         """A function of a batch and ``training`` that returns the batch's loss."""
         if self._dense is not None:
             forward, penalty = self._dense()
-            return lambda x, training: self._loss(x, forward(x)) + penalty()
+            return lambda x, training: self._loss(x, forward(x, training)) + penalty()
         network = self.network
 
         def batch_loss(x, training):
