@@ -405,6 +405,12 @@ def main(argv=None):
     parser.add_argument(
         "--rounds", type=int, help="rounds of every contender (default 3; 1 with --quick)"
     )
+    parser.add_argument(
+        "--datasets",
+        nargs="+",
+        choices=["random", "fashion-mnist"],
+        help="the workloads (default: random, and Fashion-MNIST where it is installed)",
+    )
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--data", default="random", help=argparse.SUPPRESS)
     parser.add_argument("--rows", type=int, default=N_ROWS, help=argparse.SUPPRESS)
@@ -429,6 +435,8 @@ def main(argv=None):
     )
     if installed and not args.quick:
         datasets.append("fashion-mnist")
+    if args.datasets:
+        datasets = args.datasets
     rates, sections = [], []
     for data in datasets:
         rounds = []
@@ -475,9 +483,14 @@ def main(argv=None):
                 )
             )
     rate = statistics.median(rates)
+    command = "python -m benchmarks.speed" + " ".join(
+        ["", *(["--quick"] if args.quick else [])]
+        + ([f"--rounds {args.rounds}"] if args.rounds else [])
+        + ([f"--datasets {' '.join(args.datasets)}"] if args.datasets else [])
+    )
     preamble = (
         "# Fit and transform speed against the peers\n\n"
-        f"Made by `python -m benchmarks.speed{' --quick' if args.quick else ''}` on "
+        f"Made by `{command}` on "
         f"{machine()}. numpy's float32 GEMM rate in this run: {rate / 1e9:.0f} GFLOP/s "
         f"(median of the rounds); one epoch is {epoch_flops(n_rows) / 1e9:.2f} GFLOP. Ratios "
         "are to sk_autoencoder's best backend for that column (below 1: faster or smaller "

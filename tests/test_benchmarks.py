@@ -30,7 +30,8 @@ def run_module(module, *args, expect=0):
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=600,
+        # A quick run takes minutes; beside another on the second worker, twice that.
+        timeout=1200,
         check=False,
     )
     assert result.returncode == expect, result.stderr[-3000:]
