@@ -70,6 +70,13 @@ def model_variables(model):
     return [*model.variables, *model.optimizer.variables]
 
 
+def assign_all(targets, sources):
+    """Set each Keras variable of ``targets`` to the value of its ``sources`` peer (a
+    variable or an array)."""
+    for target, source in zip(targets, sources, strict=True):
+        target.assign(source)
+
+
 def built_optimizer(model):
     """``model``'s optimizer, with its variables made for ``model``'s weights."""
     optimizer = model.optimizer

@@ -8,7 +8,7 @@ import tensorflow as tf
 from .._layers import _TrainingCorruption
 from .._network import has_convolutions
 from .._quiet import info_lines_held_back
-from .base import Backend, Steps, model_variables
+from .base import Backend, Steps, assign_all, model_variables
 
 
 class TensorFlowBackend(Backend):
@@ -150,13 +150,9 @@ class TensorFlowSteps(Steps):
     def pinned(self):
         return bool(self.row_shapes)
 
-    def _copy(self, sources, targets):
-        for target, source in zip(targets, sources, strict=True):
-            target.assign(source)
-
     def load(self, model, resident=None):
         if model is not self.network:
-            self._copy(model_variables(model), model_variables(self.network))
+            assign_all(model_variables(self.network), model_variables(model))
         self._resident = None if resident is None else self._tf.convert_to_tensor(resident)
 
     def train(self, rows, positions):
@@ -177,11 +173,11 @@ class TensorFlowSteps(Steps):
         return [variable.value.numpy() for variable in self.network.variables]
 
     def restore(self, values):
-        self._copy(values, self.network.variables)
+        assign_all(self.network.variables, values)
 
     def finish(self, model):
         if model is not self.network:
-            self._copy(model_variables(self.network), model_variables(model))
+            assign_all(model_variables(model), model_variables(self.network))
         self._resident = None
 
 

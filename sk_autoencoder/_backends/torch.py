@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .._network import DECODER_NAME, ENCODER_NAME, describe_autoencoder
-from .base import Backend, Steps, model_variables
+from .base import Backend, Steps, assign_all, model_variables, variable_values
 
 
 class TorchBackend(Backend):
@@ -172,7 +172,7 @@ class TorchSteps(Steps):
 
     def load(self, model, resident=None):
         if model is not self.network:
-            _copy(model_variables(model), model_variables(self.network))
+            assign_all(model_variables(self.network), model_variables(model))
         self._resident = None if resident is None else _tensor(resident, self._device)
 
     def train(self, rows, positions):
@@ -199,25 +199,15 @@ class TorchSteps(Steps):
         return total * positions.shape[1]
 
     def weight_values(self):
-        # Copies: the arrays numpy makes of a tensor share its memory, which training
-        # goes on changing.
-        return [
-            variable.value.detach().cpu().numpy().copy() for variable in self.network.variables
-        ]
+        return [variable_values(variable) for variable in self.network.variables]
 
     def restore(self, values):
-        for variable, value in zip(self.network.variables, values, strict=True):
-            variable.assign(value)
+        assign_all(self.network.variables, values)
 
     def finish(self, model):
         if model is not self.network:
-            _copy(model_variables(self.network), model_variables(model))
+            assign_all(model_variables(model), model_variables(self.network))
         self._resident = None
-
-
-def _copy(sources, targets):
-    for target, source in zip(targets, sources, strict=True):
-        target.assign(source.value)
 
 
 BACKEND = TorchBackend()
