@@ -10,12 +10,14 @@ leaves nothing behind and no file of the user's is overwritten.
 """
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
 import signal
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from . import __version__
@@ -185,19 +187,15 @@ def fail(message, *, prog=PROG):
 
 def main(argv=None):
     args = parser().parse_args(argv)
-    # This process is the command's own: SIGTERM unwinds it as Ctrl-C does, so that
-    # the staging folder is removed on the way out.
-    previous = signal.signal(signal.SIGTERM, _terminated)
     try:
-        run = run_compare if args.command == "compare" else run_outliers
-        return run(args, argv)
+        with _interrupts_unwind():
+            run = run_compare if args.command == "compare" else run_outliers
+            return run(args, argv)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; nothing was written.", file=sys.stderr)
         return 130
     except _Terminated as signal_number:
         return 128 + signal_number.args[0]
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 class _Terminated(BaseException):
@@ -206,6 +204,57 @@ class _Terminated(BaseException):
 
 def _terminated(signum, frame):
     raise _Terminated(signum)
+
+
+# How long a swallowed interrupt waits before it is raised again: long enough for the
+# callback that swallowed it to have returned.
+_REDELIVERY_DELAY = 0.05
+
+
+@contextlib.contextmanager
+def _interrupts_unwind():
+    """Ctrl-C and SIGTERM unwind this process, so that the staging folder is removed
+    on the way out, even when the signal arrives inside a callback that Python does
+    not let raise.
+
+    This process is the command's own, so it sets its own handlers. Python raises a
+    signal's exception in whatever code runs when it arrives; inside a garbage
+    collector callback (JAX registers one, and TensorFlow imports JAX where it is
+    installed) or a ``__del__``, the exception is reported to ``sys.unraisablehook``
+    and dropped, and the run would go on. The hook here sends the signal again a
+    moment later instead, once that callback has returned.
+    """
+
+    def redeliver(unraisable):
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            signum = signal.SIGINT
+        elif isinstance(unraisable.exc_value, _Terminated):
+            signum = unraisable.exc_value.args[0]
+        else:
+            return previous_hook(unraisable)
+        timer = threading.Timer(_REDELIVERY_DELAY, send_again, (signum,))
+        timer.daemon = True
+        timer.start()
+
+    def send_again(signum):
+        # To the main thread, whose blocking calls the signal interrupts (a signal
+        # this thread raised would wait for them to return).
+        if running.is_set():
+            if hasattr(signal, "pthread_kill"):
+                signal.pthread_kill(threading.main_thread().ident, signum)
+            else:
+                signal.raise_signal(signum)
+
+    running = threading.Event()
+    running.set()
+    previous_hook, sys.unraisablehook = sys.unraisablehook, redeliver
+    previous_handler = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        yield
+    finally:
+        running.clear()
+        signal.signal(signal.SIGTERM, previous_handler)
+        sys.unraisablehook = previous_hook
 
 
 def run_compare(args, argv):

@@ -242,6 +242,46 @@ def test_an_interrupted_run_leaves_nothing(tmp_path, signal_number, status):
     assert sorted(path.name for path in tmp_path.iterdir()) == ["mixed.csv", "stdout"]
 
 
+# An interrupt raised where Python drops exceptions (a garbage collector callback, as
+# JAX's is when the signal lands in it), then a wait the interrupt must cut short.
+SWALLOWED = """
+import gc, signal, sys, time
+from sk_autoencoder import _cli
+
+interrupt = KeyboardInterrupt() if sys.argv[1] == "int" else _cli._Terminated(signal.SIGTERM)
+
+def swallowing(phase, info):
+    gc.callbacks.remove(swallowing)
+    raise interrupt
+
+try:
+    with _cli._interrupts_unwind():
+        gc.callbacks.append(swallowing)
+        gc.collect()
+        time.sleep(60)
+    print("ran on")
+except (KeyboardInterrupt, _cli._Terminated) as unwound:
+    print("unwound by", type(unwound).__name__)
+"""
+
+
+@pytest.mark.parametrize("interrupt", ["int", "term"])
+def test_an_interrupt_python_swallowed_is_sent_again(interrupt):
+    start = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-c", SWALLOWED, interrupt],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=hear_ctrl_c,
+        check=False,
+    )
+    expected = "KeyboardInterrupt" if interrupt == "int" else "_Terminated"
+    assert result.stdout == f"unwound by {expected}\n", result.stderr
+    assert result.stderr == "", "the swallowed interrupt was reported"
+    assert time.monotonic() - start < 30
+
+
 def test_help_version_and_python_m(tmp_path):
     for arguments in (["--help"], ["compare", "--help"]):
         result = run(*arguments, cwd=tmp_path)
