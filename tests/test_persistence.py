@@ -530,7 +530,13 @@ def test_a_save_cut_short_leaves_the_previous_file(tmp_path, blobs, cut):
         child.wait(60)
     finally:
         child.kill()
-    assert child.returncode != 0
+    if child.returncode == 0:
+        # Ctrl-C landed where Python drops exceptions (a garbage collector callback)
+        # and the save went on: then it finished whole, with nothing left beside it.
+        assert cut == signal.SIGINT and "KeyboardInterrupt" in child.stderr.read()
+        assert sk_autoencoder.load(target).hidden_layer_sizes == (1024, 1024)
+        assert list(folder.iterdir()) == [target]
+        return
     for after, before in zip(
         outputs(sk_autoencoder.load(target), blobs), outputs(previous, blobs), strict=True
     ):
