@@ -186,6 +186,71 @@ def test_torch_repeats_bit_for_bit_and_leaves_global_state_alone():
     assert result["frameworks imported"] == []
 
 
+# Fits each case on torch twice, once as training runs and once with every update left
+# to Keras's optimizer.apply, and prints how far apart the two fits end, relative to the
+# codes' largest value and to each epoch's loss.
+TORCH_ADAM = """
+    import json, warnings
+    import numpy as np
+    from sk_autoencoder import AutoencoderTransformer
+    from sk_autoencoder._backends import torch as backend
+
+    warnings.simplefilter("ignore")  # ConvergenceWarning: short fits
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(90, 3)) @ rng.normal(size=(3, 16)) + 0.1 * rng.normal(size=(90, 16))
+    fused, took_fused = backend._fused_adam, []
+
+    def recorded(optimizer, weights):
+        update = fused(optimizer, weights)
+        took_fused.append(update is not None)
+        return update
+
+    cases = {
+        "adam": dict(hidden_layer_sizes=(8,)),
+        "adam, conv": dict(network="conv", input_shape=(4, 4)),
+        "adamw": dict(hidden_layer_sizes=(8,), optimizer="adamw"),
+        "rmsprop": dict(hidden_layer_sizes=(8,), optimizer="rmsprop"),
+    }
+    report = {}
+    for name, params in cases.items():
+        fits = []
+        for update in (recorded, lambda optimizer, weights: None):
+            backend._fused_adam, took_fused[:] = update, []
+            estimator = AutoencoderTransformer(
+                2, epochs=6, batch_size=16, random_state=0, init="random", **params
+            ).fit(X)
+            estimator.partial_fit(X)
+            fits.append(estimator)
+            if update is recorded:
+                report[name] = {"fused": all(took_fused) and bool(took_fused)}
+        fast, keras = fits
+        codes, curve = fast.transform(X), np.array(fast.loss_curve_)
+        report[name].update(
+            codes=float(np.max(np.abs(codes - keras.transform(X))) / np.max(np.abs(codes))),
+            losses=float(np.max(np.abs(curve - keras.loss_curve_) / curve)),
+            steps=[int(fit.model_.optimizer.iterations) for fit in fits],
+        )
+    print(json.dumps(report))
+"""
+
+
+@needs_torch
+def test_torch_fused_adam_is_keras_adam():
+    report = json.loads(run_python(TORCH_ADAM, KERAS_BACKEND="torch").stdout)
+    assert {name: case["fused"] for name, case in report.items()} == {
+        "adam": True,
+        "adam, conv": True,
+        "adamw": False,
+        "rmsprop": False,
+    }
+    for name, case in report.items():
+        # The same update in another order of float32 operations: apart by rounding,
+        # grown over the fit's steps (a wrong update is apart by the codes' size).
+        assert case["codes"] < 1e-3 and case["losses"] < 1e-4, (name, case)
+        first, second = case["steps"]
+        assert first == second > 6, (name, case)
+
+
 def test_torch_refuses_a_keras_distribution(monkeypatch):
     if importlib.util.find_spec("torch") is None:
         pytest.skip("torch is not installed")

@@ -7,13 +7,16 @@ step costs its Python dispatch: the loop keeps to what a step needs, the forward
 and callbacks. Calling a Keras model on torch costs more than its arithmetic does on a
 small network, so the ``Dense`` networks that :mod:`.._network` builds (a denoiser's
 too) run as torch's own products of their layers' variables (see :func:`_dense_pass`);
-any other network is called through Keras. Keras distributes training over devices on
+any other network is called through Keras. Likewise Keras's ``optimizer.apply`` costs
+more than a small network's update: a plain Adam updates the variables through torch's
+fused Adam (see :func:`_fused_adam`). Keras distributes training over devices on
 JAX and TensorFlow only.
 """
 
 import keras
 import numpy as np
 import torch
+from torch.optim.adam import adam as torch_adam
 
 from .._network import DECODER_NAME, ENCODER_NAME, describe_autoencoder
 from .base import Backend, Steps, assign_all, model_variables, variable_values
@@ -123,6 +126,76 @@ def _dense_pass(network):
     return bound
 
 
+def _fused_adam(optimizer, weights):
+    """For Keras's Adam as the estimators make it (no AMSGrad, weight decay, clipping,
+    moving average, loss scaling or gradient accumulation; a constant learning rate;
+    no constraint on a variable), a function ``update(gradients)`` that applies one
+    step of it to ``weights`` and the optimizer's moments in place, as one call of
+    torch's fused Adam. None for any other optimizer, which ``optimizer.apply``
+    updates.
+
+    Keras adds epsilon to the square root of the second moment before its bias
+    correction, torch after it: scaling epsilon by the correction's square root each
+    step makes the two the same update. ``update`` returns the number of steps taken
+    in all, which the caller writes to ``optimizer.iterations`` (once a chunk, as
+    :meth:`TorchSteps.train` does).
+    """
+    plain = (
+        isinstance(optimizer, keras.optimizers.Adam)
+        and not isinstance(optimizer, keras.optimizers.AdamW)
+        and not optimizer.amsgrad
+        and not optimizer.weight_decay
+        and optimizer.clipnorm is None
+        and optimizer.clipvalue is None
+        and optimizer.global_clipnorm is None
+        and not optimizer.use_ema
+        and optimizer.loss_scale_factor is None
+        and not optimizer.gradient_accumulation_steps
+        and not isinstance(
+            optimizer._learning_rate, keras.optimizers.schedules.LearningRateSchedule
+        )
+        and all(
+            weight.constraint is None and not weight.overwrite_with_gradient for weight in weights
+        )
+    )
+    if not plain:
+        return None
+    index = optimizer._get_variable_index
+    moments = [optimizer._momentums[index(weight)].value for weight in weights]
+    velocities = [optimizer._velocities[index(weight)].value for weight in weights]
+    tensors = [weight.value for weight in weights]
+    done = int(optimizer.iterations)
+    # One count per variable: torch's Adam adds one to each of them every step.
+    counts = [torch.tensor(float(done)) for _ in weights]
+    learning_rate = float(optimizer.learning_rate)
+    beta_1, beta_2 = float(optimizer.beta_1), float(optimizer.beta_2)
+
+    def update(gradients):
+        nonlocal done
+        done += 1
+        torch_adam(
+            tensors,
+            # Laid out as the variables are (a convolution's kernel's gradient comes
+            # back transposed): the fused kernel walks them element by element.
+            [gradient.contiguous() for gradient in gradients],
+            moments,
+            velocities,
+            [],
+            counts,
+            fused=True,
+            amsgrad=False,
+            beta1=beta_1,
+            beta2=beta_2,
+            lr=learning_rate,
+            weight_decay=0.0,
+            eps=optimizer.epsilon / (1 - beta_2**done) ** 0.5,
+            maximize=False,
+        )
+        return done
+
+    return update
+
+
 def _row_mean_loss(name):
     """The mean over a batch of Keras's loss ``name``, as a function of ``(x, y)``."""
     if name in ("mse", "mean_squared_error"):
@@ -180,13 +253,22 @@ class TorchSteps(Steps):
         weights = self.network.trainable_variables
         tensors = [variable.value for variable in weights]
         optimizer, batch_loss = self.network.optimizer, self._batch_loss()
+        update = _fused_adam(optimizer, weights)
         total = torch.zeros((), dtype=rows.dtype, device=self._device)
-        for batch in positions:
-            value = batch_loss(rows[batch], True)
-            gradients = torch.autograd.grad(value, tensors)
-            with torch.no_grad():
-                optimizer.apply(list(gradients), weights)
-            total += value.detach()
+        steps = None
+        try:
+            for batch in positions:
+                value = batch_loss(rows[batch], True)
+                gradients = torch.autograd.grad(value, tensors)
+                with torch.no_grad():
+                    if update is None:
+                        optimizer.apply(list(gradients), weights)
+                    else:
+                        steps = update(list(gradients))
+                total += value.detach()
+        finally:
+            if steps is not None:
+                optimizer.iterations.assign(steps)
         return total * positions.shape[1]
 
     def evaluate(self, rows, positions):
