@@ -22,7 +22,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from . import _data
-from ._io.pages import memory_mapped, release_pages
+from ._io.pages import memory_mapped, read_chunks, rows_per_chunk
 from ._report import Comparison, machine
 
 REDUCERS = ("PCA", "autoencoder", "denoising autoencoder")
@@ -458,9 +458,8 @@ class _PixelScaler:
 
     def fit(self, X):
         self._count, self._sum, self._squares = 0, 0.0, 0.0
-        step = max(1, CHUNK_BYTES // (8 * X.shape[1]))
-        for start in range(0, len(X), step):
-            self.partial_fit(X[start : start + step])
+        for _, chunk in read_chunks(X, rows_per_chunk(CHUNK_BYTES, 8 * X.shape[1])):
+            self.partial_fit(chunk)
         return self
 
     def transform(self, X):
@@ -508,13 +507,9 @@ def _rows(X, rows):
 def _row_chunks(X, rows=None):
     """``X[rows]`` (all rows when ``None``) as float32 chunks of :data:`CHUNK_BYTES`,
     each chunk's pages released from memory once it is read."""
-    n_rows = len(X) if rows is None else len(rows)
-    step = max(1, CHUNK_BYTES // (4 * X.shape[1]))
-    for start in range(0, n_rows, step):
-        index = slice(start, start + step) if rows is None else rows[start : start + step]
-        chunk = np.asarray(X[index], dtype=np.float32)
-        release_pages(X)
-        yield chunk
+    step = rows_per_chunk(CHUNK_BYTES, 4 * X.shape[1])
+    for _, chunk in read_chunks(X, step, rows):
+        yield np.asarray(chunk, dtype=np.float32)
 
 
 def _write_npy(path, shape, chunks):

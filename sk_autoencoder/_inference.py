@@ -11,7 +11,7 @@ import numpy as np
 from scipy import special
 
 from ._backends.base import Forward, compiled_forward, variable_values
-from ._io.pages import CHUNK_VALUES, release_pages, row_chunks
+from ._io.pages import CHUNK_VALUES, read_chunks, rows_per_chunk
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
@@ -110,7 +110,7 @@ class DenseForward(Forward):
     def __init__(self, model):
         self.layers = dense_layers(model)
         widest = max(max(kernel.shape) for kernel, *_ in self.layers)
-        self.rows_per_chunk = max(1, CHUNK_VALUES // widest)
+        self.rows_per_chunk = rows_per_chunk(CHUNK_VALUES, widest)
 
     def __call__(self, rows):
         return apply_dense_layers(self.layers, rows)
@@ -155,9 +155,8 @@ def check_finite(output, X):
 def forward(function, X):
     """Run all rows of ``X`` through ``function`` (a :class:`Forward`), chunk by chunk."""
     output = None  # made once the first chunk gives the output's width and float type
-    for rows in row_chunks(X.shape[0], function.rows_per_chunk):
-        chunk = function(X[rows])
-        release_pages(X)
+    for rows, chunk in read_chunks(X, function.rows_per_chunk):
+        chunk = function(chunk)
         if output is None:
             output = np.empty((X.shape[0], *chunk.shape[1:]), dtype=chunk.dtype)
         output[rows] = chunk
@@ -169,25 +168,21 @@ def reconstruction_errors(encoder, decoder, X):
     ``decoder`` (each a :class:`Forward`), as float64."""
     errors = np.empty(X.shape[0], dtype=np.float64)
     step = min(encoder.rows_per_chunk, decoder.rows_per_chunk)
-    for rows in row_chunks(X.shape[0], step):
-        chunk = X[rows]
+    for rows, chunk in read_chunks(X, step):
         with np.errstate(over="ignore", invalid="ignore"):  # checked below
             residual = chunk - decoder(encoder(chunk))
             errors[rows] = np.mean(np.square(residual), axis=1, dtype=np.float64)
-        release_pages(X)
     return check_finite(errors, X)
 
 
 def column_std(X):
     """Each column's standard deviation, as ``X.std(axis=0)``, in memory bounded by a chunk."""
-    step = max(1, CHUNK_VALUES // max(1, X.shape[1]))
+    step = rows_per_chunk(CHUNK_VALUES, X.shape[1])
     mean = np.zeros(X.shape[1])
-    for start in range(0, X.shape[0], step):
-        mean += np.sum(X[start : start + step], axis=0, dtype=np.float64)
-        release_pages(X)
+    for _, chunk in read_chunks(X, step):
+        mean += np.sum(chunk, axis=0, dtype=np.float64)
     mean /= X.shape[0]
     squares = np.zeros(X.shape[1])
-    for start in range(0, X.shape[0], step):
-        squares += np.sum(np.square(X[start : start + step] - mean), axis=0)
-        release_pages(X)
+    for _, chunk in read_chunks(X, step):
+        squares += np.sum(np.square(chunk - mean), axis=0)
     return np.sqrt(squares / X.shape[0]).astype(X.dtype)

@@ -17,7 +17,7 @@ import numpy as np
 from scipy import linalg
 
 from ._backends.base import variable_values
-from ._io.pages import release_pages
+from ._io.pages import read_chunks, release_pages, rows_per_chunk
 
 # A start that is no candidate (no rows judge the network against PCA) is fitted on at
 # most this many rows, drawn at random: beyond them the covariance's products cost as
@@ -106,13 +106,11 @@ def block_moments(X, blocks):
     float64.
     """
     n_features = X.shape[1]
-    step = max(1, CHUNK_BYTES // (n_features * X.dtype.itemsize))
+    step = rows_per_chunk(CHUNK_BYTES, n_features * X.dtype.itemsize)
     shift = None
     moments = []
     for number, rows in enumerate(blocks):
-        for start in range(0, len(rows), step):
-            chunk = np.asarray(X[rows[start : start + step]])  # a copy: rows are indices
-            release_pages(X)
+        for _, chunk in read_chunks(X, step, rows):  # a copy: rows are indices
             if shift is None:
                 shift = chunk.mean(axis=0, dtype=np.float64).astype(X.dtype)
                 moments = [Moments(n_features, shift.astype(np.float64)) for _ in blocks]
@@ -168,7 +166,7 @@ def _incremental_components(X, rows, n_components):
     from sklearn.decomposition import IncrementalPCA
 
     kept = min(n_components, len(rows))
-    step = max(kept, CHUNK_BYTES // (X.shape[1] * np.dtype(np.float64).itemsize))
+    step = max(kept, rows_per_chunk(CHUNK_BYTES, X.shape[1] * np.dtype(np.float64).itemsize))
     # A last chunk with fewer rows than components is folded into the one before it.
     bounds = list(range(0, len(rows), step))
     if len(rows) - bounds[-1] < kept and len(bounds) > 1:

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 
 from ._backends.reuse import compiled_steps
-from ._io.pages import memory_mapped, read_at_random, release_pages
+from ._io.pages import memory_mapped, read_at_random, release_pages, row_chunks, rows_per_chunk
 from ._quiet import without_retracing_warnings
 
 # The most bytes of batches carried from the host to one compiled call. Chunks of a
@@ -116,9 +116,9 @@ def gathered(X, rows, dtype):
         gathered = X[rows]
     else:
         gathered = np.empty((len(rows), X.shape[1]), dtype)
-        step = max(1, GATHER_BYTES // (X.shape[1] * X.dtype.itemsize))
-        for start in range(0, len(rows), step):
-            gathered[start : start + step] = X[rows[start : start + step]]
+        step = rows_per_chunk(GATHER_BYTES, X.shape[1] * X.dtype.itemsize)
+        for index in row_chunks(len(rows), step):
+            gathered[index] = X[rows[index]]
     release_pages(X)
     return gathered
 
@@ -126,7 +126,7 @@ def gathered(X, rows, dtype):
 def chunk_batches(batch_size, n_features, n_batches, dtype):
     """Batches per chunk: as many as fit in :data:`CHUNK_BYTES`, at most ``n_batches``."""
     batch_bytes = batch_size * n_features * np.dtype(dtype).itemsize
-    return max(1, min(n_batches, CHUNK_BYTES // batch_bytes))
+    return min(n_batches, rows_per_chunk(CHUNK_BYTES, batch_bytes))
 
 
 class _Patience:

@@ -11,8 +11,8 @@ from sk_autoencoder._inference import (
     dense_layers,
     forward,
     reconstruction_errors,
-    row_chunks,
 )
+from sk_autoencoder._io.pages import row_chunks
 from sk_autoencoder._network import build_autoencoder, build_decoder, build_encoder
 
 

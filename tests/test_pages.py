@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from sk_autoencoder import AutoencoderTransformer, DenoisingAutoencoderTransformer
-from sk_autoencoder._io.pages import memory_mapped, read_at_random, release_pages
+from sk_autoencoder._io.pages import (
+    memory_mapped,
+    read_at_random,
+    read_chunks,
+    release_pages,
+    rows_per_chunk,
+)
 
 pytestmark = [
     pytest.mark.skipif(
@@ -45,6 +51,27 @@ def test_released_pages_leave_the_process(mapped):
     release_pages(np.asarray(mapped)[10:])  # a view finds its file's mapping
     assert file_backed() - before < 4 * MIB
     assert memory_mapped(np.asarray(mapped)[10:]) and not memory_mapped(np.ones(3))
+
+
+@pytest.mark.parametrize("rows", [None, np.arange(0, 2_000, 7)[::-1]], ids=["all", "some"])
+def test_chunks_read_each_row_once_and_release_each_after_use(mapped, rows):
+    step = rows_per_chunk(MIB, 64 * 4)
+    assert step == 4_096 and rows_per_chunk(10, 64) == 1
+    expected = np.asarray(mapped if rows is None else mapped[rows])
+    before, read, held = file_backed(), [], []
+    for index, chunk in read_chunks(mapped, step, rows):
+        float(np.sum(chunk))  # reads its pages
+        held.append(file_backed() - before)
+        read.append((index, np.array(chunk)))
+    after = file_backed() - before
+    assert np.array_equal(np.concatenate([chunk for _, chunk in read]), expected)
+    assert [len(chunk) for _, chunk in read][:-1] == [step] * (len(read) - 1)
+    assert np.array_equal(
+        np.concatenate([np.arange(len(expected))[i] for i, _ in read]), np.arange(len(expected))
+    )
+    # Each chunk's pages (1 MiB, and the kernel's fault-around of up to 2 MiB on each
+    # side) leave before the next is read: never the 32 MiB file's.
+    assert max(held) <= 5 * MIB and after < 2 * MIB
 
 
 def test_a_copy_on_write_mapping_keeps_its_changes(tmp_path):

@@ -16,7 +16,7 @@ import weakref
 import keras
 import numpy as np
 
-from .._io.pages import CHUNK_VALUES
+from .._io.pages import CHUNK_VALUES, rows_per_chunk
 from .._network import all_layers
 from .._quiet import info_lines_held_back, without_retracing_warnings
 
@@ -219,7 +219,7 @@ class CompiledForward(Forward):
     def __init__(self, model):
         from . import active
 
-        self.rows_per_chunk = max(1, CHUNK_VALUES // _widest_activation(model))
+        self.rows_per_chunk = rows_per_chunk(CHUNK_VALUES, _widest_activation(model))
         self._dtype = np.dtype(keras.config.floatx())
         self._shapes = set()
         backend = active()

@@ -23,9 +23,8 @@ from .._inference import (
     ACTIVATIONS,
     forward_function,
     reconstruction_errors,
-    row_chunks,
 )
-from .._io.pages import memory_mapped, release_pages
+from .._io.pages import memory_mapped, read_chunks, row_chunks, rows_per_chunk
 from .._io.persistence import (
     NETWORK_PARAMS,
     attach_model,
@@ -452,12 +451,9 @@ class BaseAutoencoder(BaseEstimator):
         if not memory_mapped(X):
             return validate_data(self, X, reset=reset, dtype=_INPUT_DTYPES)
         X = validate_data(self, X, reset=reset, dtype=_INPUT_DTYPES, ensure_all_finite=False)
-        step = max(1, _FINITE_CHECK_VALUES // max(1, X.shape[1]))
-        for start in range(0, X.shape[0], step):
-            assert_all_finite(
-                X[start : start + step], input_name="X", estimator_name=type(self).__name__
-            )
-            release_pages(X)
+        step = rows_per_chunk(_FINITE_CHECK_VALUES, X.shape[1])
+        for _, chunk in read_chunks(X, step):
+            assert_all_finite(chunk, input_name="X", estimator_name=type(self).__name__)
         return X
 
     def _corruption_layer(self, X, seed):

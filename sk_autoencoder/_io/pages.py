@@ -25,9 +25,26 @@ import numpy as np
 CHUNK_VALUES = 2**21
 
 
+def rows_per_chunk(budget, row_size):
+    """How many rows of ``row_size`` fit in ``budget`` (both in bytes, or both in
+    values): at least one."""
+    return max(1, budget // max(1, row_size))
+
+
 def row_chunks(n_rows, rows_per_chunk):
     """Slices of ``range(n_rows)`` of at most ``rows_per_chunk`` rows each."""
     return [slice(start, start + rows_per_chunk) for start in range(0, n_rows, rows_per_chunk)]
+
+
+def read_chunks(X, rows_per_chunk, rows=None):
+    """``X``'s rows, or ``X[rows]`` for an array of row indices ``rows``, a chunk at a
+    time: yields ``(index, chunk)``, ``index`` the slice of those rows that ``chunk``
+    holds. Once the caller is done with a chunk, the pages that reading it mapped from
+    a memory-mapped ``X`` are released."""
+    n_rows = X.shape[0] if rows is None else len(rows)
+    for index in row_chunks(n_rows, rows_per_chunk):
+        yield index, (X[index] if rows is None else X[rows[index]])
+        release_pages(X)
 
 
 def memory_mapped(X):
