@@ -140,8 +140,15 @@ def _fused_adam(optimizer, weights):
     in all, which the caller writes to ``optimizer.iterations`` (once a chunk, as
     :meth:`TorchSteps.train` does).
     """
+    # Keras's Adam keeps its moments, and a learning rate that may be a schedule, in
+    # attributes of its own: another Keras that keeps them otherwise updates by apply.
+    schedule = getattr(optimizer, "_learning_rate", None)
     plain = (
         isinstance(optimizer, keras.optimizers.Adam)
+        and all(
+            hasattr(optimizer, name)
+            for name in ("_get_variable_index", "_momentums", "_velocities")
+        )
         and not isinstance(optimizer, keras.optimizers.AdamW)
         and not optimizer.amsgrad
         and not optimizer.weight_decay
@@ -151,9 +158,7 @@ def _fused_adam(optimizer, weights):
         and not optimizer.use_ema
         and optimizer.loss_scale_factor is None
         and not optimizer.gradient_accumulation_steps
-        and not isinstance(
-            optimizer._learning_rate, keras.optimizers.schedules.LearningRateSchedule
-        )
+        and isinstance(schedule, keras.Variable)
         and all(
             weight.constraint is None and not weight.overwrite_with_gradient for weight in weights
         )
@@ -165,8 +170,10 @@ def _fused_adam(optimizer, weights):
     velocities = [optimizer._velocities[index(weight)].value for weight in weights]
     tensors = [weight.value for weight in weights]
     done = int(optimizer.iterations)
-    # One count per variable: torch's Adam adds one to each of them every step.
-    counts = [torch.tensor(float(done)) for _ in weights]
+    # One count per variable, beside it: torch's Adam adds one to each every step.
+    counts = [
+        torch.tensor(float(done), dtype=torch.float32, device=tensor.device) for tensor in tensors
+    ]
     learning_rate = float(optimizer.learning_rate)
     beta_1, beta_2 = float(optimizer.beta_1), float(optimizer.beta_2)
 
