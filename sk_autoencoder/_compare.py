@@ -506,7 +506,7 @@ def _rows(X, rows):
 
 def _row_chunks(X, rows=None):
     """``X[rows]`` (all rows when ``None``) as float32 chunks of :data:`CHUNK_BYTES`,
-    each chunk's pages released from memory once it is read."""
+    each chunk's pages released from memory once the caller is done with it."""
     step = rows_per_chunk(CHUNK_BYTES, 4 * X.shape[1])
     for _, chunk in read_chunks(X, step, rows):
         yield np.asarray(chunk, dtype=np.float32)

@@ -126,7 +126,7 @@ def gathered(X, rows, dtype):
 def chunk_batches(batch_size, n_features, n_batches, dtype):
     """Batches per chunk: as many as fit in :data:`CHUNK_BYTES`, at most ``n_batches``."""
     batch_bytes = batch_size * n_features * np.dtype(dtype).itemsize
-    return min(n_batches, rows_per_chunk(CHUNK_BYTES, batch_bytes))
+    return max(1, min(n_batches, rows_per_chunk(CHUNK_BYTES, batch_bytes)))
 
 
 class _Patience:
