@@ -483,11 +483,12 @@ def main(argv=None):
                 )
             )
     rate = statistics.median(rates)
-    command = "python -m benchmarks.speed" + " ".join(
-        ["", *(["--quick"] if args.quick else [])]
+    options = (
+        (["--quick"] if args.quick else [])
         + ([f"--rounds {args.rounds}"] if args.rounds else [])
         + ([f"--datasets {' '.join(args.datasets)}"] if args.datasets else [])
     )
+    command = " ".join(["python -m benchmarks.speed", *options])
     preamble = (
         "# Fit and transform speed against the peers\n\n"
         f"Made by `{command}` on "

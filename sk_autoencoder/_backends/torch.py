@@ -271,7 +271,7 @@ class TorchSteps(Steps):
                     if update is None:
                         optimizer.apply(list(gradients), weights)
                     else:
-                        steps = update(list(gradients))
+                        steps = update(gradients)
                 total += value.detach()
         finally:
             if steps is not None:
