@@ -10,7 +10,6 @@ leaves nothing behind and no file of the user's is overwritten.
 """
 
 import argparse
-import contextlib
 import os
 import re
 import shutil
@@ -188,9 +187,9 @@ def fail(message, *, prog=PROG):
 def main(argv=None):
     args = parser().parse_args(argv)
     try:
-        with _interrupts_unwind():
+        with _Interrupts() as interrupts:
             run = run_compare if args.command == "compare" else run_outliers
-            return run(args, argv)
+            return run(args, argv, interrupts)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; nothing was written.", file=sys.stderr)
         return 130
@@ -202,62 +201,84 @@ class _Terminated(BaseException):
     """Raised in the main thread by SIGTERM."""
 
 
-def _terminated(signum, frame):
-    raise _Terminated(signum)
+def _interrupt(signum):
+    return KeyboardInterrupt() if signum == signal.SIGINT else _Terminated(signum)
 
 
-# How long a swallowed interrupt waits before it is raised again: long enough for the
-# callback that swallowed it to have returned.
-_REDELIVERY_DELAY = 0.05
+# How long a signal's exception has to reach the command's own code before the signal
+# is sent again: far longer than unwinding takes, short enough for a person waiting.
+_RESEND_AFTER = 0.5
 
 
-@contextlib.contextmanager
-def _interrupts_unwind():
-    """Ctrl-C and SIGTERM unwind this process, so that the staging folder is removed
-    on the way out, even when the signal arrives inside a callback that Python does
-    not let raise.
+class _Interrupts:
+    """Ctrl-C and SIGTERM unwind the command while it runs in this context, removing
+    its staging folder on the way out. The process is the command's own, so it sets
+    its own handlers, and restores them after.
 
-    This process is the command's own, so it sets its own handlers. Python raises a
-    signal's exception in whatever code runs when it arrives; inside a garbage
-    collector callback (JAX registers one, and TensorFlow imports JAX where it is
-    installed) or a ``__del__``, the exception is reported to ``sys.unraisablehook``
-    and dropped, and the run would go on. The hook here sends the signal again a
-    moment later instead, once that callback has returned.
+    Python raises a signal's exception in whatever code runs when it arrives, and some
+    code drops it: a garbage collector callback (JAX registers one, and TensorFlow
+    imports JAX where it is installed) or a ``__del__`` report it to
+    ``sys.unraisablehook``, and a library that catches every exception, or C code that
+    clears the error, drops it silently. The run would go on and write its reports. So
+    a heard signal is sent again to the main thread every ``_RESEND_AFTER`` seconds
+    until the command settles, and :meth:`check` raises it before anything is written.
     """
 
-    def redeliver(unraisable):
-        if isinstance(unraisable.exc_value, KeyboardInterrupt):
-            signum = signal.SIGINT
-        elif isinstance(unraisable.exc_value, _Terminated):
-            signum = unraisable.exc_value.args[0]
-        else:
-            return previous_hook(unraisable)
-        timer = threading.Timer(_REDELIVERY_DELAY, send_again, (signum,))
-        timer.daemon = True
-        timer.start()
+    def __init__(self):
+        self.heard = None
+        self._settled = threading.Event()
+        self._first = threading.Event()
+        self._main = threading.main_thread().ident
+        self._resender = threading.Thread(target=self._resend, daemon=True)
 
-    def send_again(signum):
-        # To the main thread, whose blocking calls the signal interrupts (a signal
-        # this thread raised would wait for them to return).
-        if running.is_set():
+    def __enter__(self):
+        self._previous_hook, sys.unraisablehook = sys.unraisablehook, self._unraisable
+        self._previous = {
+            signum: signal.signal(signum, self._handler)
+            for signum in (signal.SIGINT, signal.SIGTERM)
+        }
+        self._resender.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.settle()
+        self._resender.join()
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        sys.unraisablehook = self._previous_hook
+
+    def check(self):
+        """Raise the signal heard, if any, as its exception: Python may have dropped it."""
+        if self.heard is not None:
+            raise _interrupt(self.heard)
+
+    def settle(self):
+        """The command is unwinding or done: send nothing more."""
+        self._settled.set()
+        self._first.set()
+
+    def _handler(self, signum, frame):
+        if self.heard is None:
+            self.heard = signum
+            self._first.set()
+        raise _interrupt(signum)
+
+    def _unraisable(self, unraisable):
+        # Dropped without a word: the resender sends it again.
+        if not isinstance(unraisable.exc_value, (KeyboardInterrupt, _Terminated)):
+            self._previous_hook(unraisable)
+
+    def _resend(self):
+        self._first.wait()
+        while not self._settled.wait(_RESEND_AFTER):
             if hasattr(signal, "pthread_kill"):
-                signal.pthread_kill(threading.main_thread().ident, signum)
+                # To the main thread, whose blocking calls the signal interrupts.
+                signal.pthread_kill(self._main, self.heard)
             else:
-                signal.raise_signal(signum)
-
-    running = threading.Event()
-    running.set()
-    previous_hook, sys.unraisablehook = sys.unraisablehook, redeliver
-    previous_handler = signal.signal(signal.SIGTERM, _terminated)
-    try:
-        yield
-    finally:
-        running.clear()
-        signal.signal(signal.SIGTERM, previous_handler)
-        sys.unraisablehook = previous_hook
+                signal.raise_signal(self.heard)
 
 
-def run_compare(args, argv):
+def run_compare(args, argv, interrupts):
     from . import _data
 
     quick = {}
@@ -277,12 +298,12 @@ def run_compare(args, argv):
         result.write_html(staging / "report.html", command=command)
         return result
 
-    result = _reports_written(out, argv, compared)
+    result = _reports_written(out, argv, compared, interrupts)
     print(f"\n{result!r}\n\nReports: {out / 'report.md'} and {out / 'report.html'}")
     return 0
 
 
-def run_outliers(args, argv):
+def run_outliers(args, argv, interrupts):
     from . import _data
     from ._ranking import prepared
 
@@ -307,7 +328,7 @@ def run_outliers(args, argv):
         ranking.write(staging, command=command)
         return ranking
 
-    ranking = _reports_written(out, argv, ranked)
+    ranking = _reports_written(out, argv, ranked, interrupts)
     print(
         f"{ranking!r}\n\nScores: {out / 'scores.csv'}; reports: {out / 'report.md'} and "
         f"{out / 'report.html'}"
@@ -315,19 +336,22 @@ def run_outliers(args, argv):
     return 0
 
 
-def _reports_written(out, argv, write):
+def _reports_written(out, argv, write, interrupts):
     """``write(staging, command)``'s result, once it has written its reports into a
     staging folder beside ``out`` and they are moved into ``out``; Keras loads, quietly,
-    first. A failure is one line on stderr and exit status 2, with nothing left."""
+    first. A failure is one line on stderr and exit status 2, and an interrupt stops
+    the command, with nothing left."""
     staging = _staging_for(out)
     try:
         _quiet_backend()
         command = " ".join([PROG, *(sys.argv[1:] if argv is None else argv)])
         result = write(staging, command)
+        interrupts.check()
         _moved_into(staging, out)
     except (ValueError, OSError) as error:
         fail(error)
     finally:
+        interrupts.settle()
         shutil.rmtree(staging, ignore_errors=True)
     return result
 
