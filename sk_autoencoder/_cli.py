@@ -258,6 +258,10 @@ class _Interrupts:
         self._first.set()
 
     def _handler(self, signum, frame):
+        if self._settled.is_set() and self.heard is not None:
+            # Already unwinding for a signal: a copy sent again as the command
+            # settled, or another Ctrl-C, would cut its clean-up short.
+            return
         if self.heard is None:
             self.heard = signum
             self._first.set()

@@ -312,6 +312,18 @@ def test_an_interrupt_dropped_just_before_the_reports_move_stops_them(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_once_unwinding_a_signal_sent_again_leaves_the_clean_up_alone():
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    with _cli._Interrupts() as interrupts:
+        with pytest.raises(_cli._Terminated):
+            signal.raise_signal(signal.SIGTERM)
+        interrupts.settle()
+        # As the staging folder is removed: the resender's last copy, a second Ctrl-C.
+        signal.raise_signal(signal.SIGTERM)
+        signal.raise_signal(signal.SIGINT)
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+
+
 def test_help_version_and_python_m(tmp_path):
     for arguments in (["--help"], ["compare", "--help"]):
         result = run(*arguments, cwd=tmp_path)
