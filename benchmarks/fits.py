@@ -293,7 +293,7 @@ def main(argv=None):
     command = "python -m benchmarks.fits" + (" --quick" if args.quick else "")
     if args.backends != list(BACKENDS):
         command += f" --backends {' '.join(args.backends)}"
-    preamble = f"# Repeated fits\n\nMade by `{command}` on {machine()}."
+    preamble = f"# Repeated fits\n\nMade by `{command}` on {machine(args.backends)}."
     markdown = write_report(args.out, "fits", preamble, sections)
     print(markdown)
 
