@@ -15,8 +15,9 @@ Run ``python -m benchmarks.anomaly`` (``--tasks`` picks some: ``digits``,
 
 Contenders: ``AutoencoderOutlierDetector`` (dense, with ``robust`` off, its default,
 and on; also convolutional on images), ``IsolationForest``,
-``LocalOutlierFactor(novelty=True)``, ``OneClassSVM`` and PCA's reconstruction error at
-the same code size, each with its defaults; on Fashion-MNIST, the convolutional network
+``LocalOutlierFactor(novelty=True)``, ``OneClassSVM``, PCA's reconstruction error at
+the same code size, and pyod's ``AutoEncoder`` (PyTorch) where pyod and torch are
+installed, each with its defaults; on Fashion-MNIST, the convolutional network
 trains at most 20 epochs and the robust training is not run (see ``contenders``).
 Measures, with the outliers as the positive class: ROC AUC, average precision, F1 where
 the share of the test rows that are outliers is called outliers, fit and scoring
@@ -71,11 +72,40 @@ class PCAReconstruction:
         return -np.mean(np.square(X - reconstructed), axis=1)
 
 
-def contenders(encoding_dim, image_shape=None, *, large=False, epochs=None, seed=0):
+class PyodAutoEncoder:
+    """pyod's ``AutoEncoder`` with its defaults, scored as the others are (higher is
+    more normal)."""
+
+    def __init__(self, random_state):
+        self.random_state = random_state
+
+    def fit(self, X):
+        from pyod.models.auto_encoder import AutoEncoder
+
+        self.detector_ = AutoEncoder(random_state=self.random_state, verbose=0).fit(X)
+        return self
+
+    def score_samples(self, X):
+        return -self.detector_.decision_function(X)
+
+
+def pyod_autoencoder():
+    """Whether pyod's ``AutoEncoder`` can run here, and what the report says of it."""
+    try:
+        import pyod
+        import torch
+        from pyod.models.auto_encoder import AutoEncoder  # noqa: F401
+    except ImportError as error:
+        return False, f"not run ({error})"
+    return True, f"pyod {pyod.__version__} on torch {torch.__version__}, with its defaults"
+
+
+def contenders(encoding_dim, image_shape=None, *, large=False, epochs=None, seed=0, pyod=False):
     """Each contender's name and a function that makes it. On ``large`` tasks (whose
     training rows hold no outliers), the convolutional network trains at most
     :data:`LARGE_CONV_EPOCHS` epochs and the robust training is not run, so that the
-    benchmark fits in an hour on 2 cores."""
+    benchmark fits in an hour on 2 cores. pyod's ``AutoEncoder`` joins them where
+    ``pyod`` is true."""
     ours = {"random_state": seed} if epochs is None else {"random_state": seed, "epochs": epochs}
     made = {"autoencoder": lambda: AutoencoderOutlierDetector(encoding_dim, **ours)}
     if not large:
@@ -95,6 +125,8 @@ def contenders(encoding_dim, image_shape=None, *, large=False, epochs=None, seed
             "PCA reconstruction": lambda: PCAReconstruction(encoding_dim),
         }
     )
+    if pyod:
+        made["pyod AutoEncoder"] = lambda: PyodAutoEncoder(seed)
     return made
 
 
@@ -193,12 +225,13 @@ def fashion_mnist_tasks(data_dir):
         )
 
 
-def run(tasks, say, epochs=None):
+def run(tasks, say, epochs=None, pyod=False):
     """Every contender on every task: rows of the per-case table."""
     rows = []
     for task, case, X_train, X_test, is_outlier, dim, shape in tasks:
         large = task.startswith("Fashion-MNIST")
-        for name, make in contenders(dim, shape, large=large, epochs=epochs).items():
+        made = contenders(dim, shape, large=large, epochs=epochs, pyod=pyod)
+        for name, make in made.items():
             scores = measured(make, X_train, X_test, is_outlier)
             rows.append([task, case, name, *scores])
             say(f"{task} | {case} | {name}: ROC AUC {scores[0]:.4f}, fit {scores[3]:.1f} s")
@@ -245,11 +278,16 @@ def main(argv=None):
         "breast-cancer": lambda: breast_cancer_tasks(shares),
         "fashion-mnist": lambda: fashion_mnist_tasks(args.data_dir),
     }
+    pyod, pyod_run = pyod_autoencoder()
+
+    def say(line):
+        print(line, flush=True)
+
     rows = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         for task in args.tasks:
-            rows += run(makers[task](), lambda line: print(line, flush=True), epochs)
+            rows += run(makers[task](), say, epochs, pyod=pyod)
     header = ["task", "contender", "ROC AUC", "average precision", "F1", "fit s", "score s"]
     per_case = [
         [
@@ -266,8 +304,8 @@ def main(argv=None):
         f"# Outlier detection on labelled tasks\n\nMade by `python -m benchmarks.anomaly "
         f"{' '.join(argv if argv is not None else sys.argv[1:])}` on {machine()}. Each "
         "measure is the mean over the task's cases (a normal class each for one-class "
-        "tasks). Published mean AUROC on one-class Fashion-MNIST, same protocol:\n\n"
-        f"{published}"
+        f"tasks). pyod's AutoEncoder: {pyod_run}. Published mean AUROC on one-class "
+        f"Fashion-MNIST, same protocol:\n\n{published}"
     )
     markdown = write_report(
         args.out,
