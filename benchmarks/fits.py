@@ -9,8 +9,9 @@ Run ``python -m benchmarks.fits``. Three measures, each backend in fresh process
   same outputs after it. Reported: peak RSS after fits 20, 100, 200 and 300.
 - Compiling (TensorFlow and JAX; torch compiles nothing): the seed network
   (784-32-784, sigmoid output, batch 256) fitted for 3 epochs on 60,000 random rows,
-  twice in one process: the first fit compiles its steps, the second reuses them.
-  Their difference is what a fit of a new network pays for compiling.
+  in one process: the first fit compiles its steps, the fastest of three more that
+  reuse them is the second. Their difference is what a fit of a new network pays for
+  compiling.
 - XLA on TensorFlow, side by side in one process: the seed workload's seconds per
   epoch (``(t_10 - t_3) / 7``, fits of 10 and 3 epochs) with full chunks compiled by
   XLA and without, and a denoising fit (masking and gaussian noise, 20,000 rows, 2
@@ -99,12 +100,13 @@ def _seconds(function):
 
 
 def measure_compile(n_rows):
-    """Seconds of a first and a second 3-epoch fit of the seed network, after a fit of
-    another network has set the process up."""
+    """Seconds of a first 3-epoch fit of the seed network, after a fit of another
+    network has set the process up, and of the fastest of three more, which reuse its
+    steps: a load on the machine that slows one of them does not pass for compiling."""
     X = np.random.default_rng(0).random((n_rows, 784), dtype=np.float32)
     _seed_estimator(3).set_params(encoding_dim=16).fit(X)
     first = _seconds(lambda: _seed_estimator(3).fit(X))
-    second = _seconds(lambda: _seed_estimator(3).fit(X))
+    second = min(_seconds(lambda: _seed_estimator(3).fit(X)) for _ in range(3))
     return {"first": first, "second": second}
 
 
@@ -213,9 +215,10 @@ def compile_section(compiles):
         for backend, figures in compiles.items()
     ]
     text = (
-        "The seed network fitted for 3 epochs twice in one process, after a fit of another "
-        "network (a code of 16) that starts the backend up: the second fit reuses the "
-        "steps the first compiled. Compiling is their difference."
+        "The seed network fitted for 3 epochs in one process, after a fit of another "
+        "network (a code of 16) that starts the backend up: the first fit compiles its "
+        "steps, the second fit is the fastest of three more that reuse them. Compiling is "
+        "their difference."
     )
     return ("Compiling a network's steps", text, header, rows, "fits-compile")
 
