@@ -10,6 +10,7 @@ leaves nothing behind and no file of the user's is overwritten.
 """
 
 import argparse
+import functools
 import os
 import re
 import shutil
@@ -273,13 +274,14 @@ class _Interrupts:
             self._previous_hook(unraisable)
 
     def _resend(self):
+        if hasattr(signal, "pthread_kill"):
+            # To the main thread, whose blocking calls the signal interrupts.
+            send = functools.partial(signal.pthread_kill, self._main)
+        else:
+            send = signal.raise_signal
         self._first.wait()
         while not self._settled.wait(_RESEND_AFTER):
-            if hasattr(signal, "pthread_kill"):
-                # To the main thread, whose blocking calls the signal interrupts.
-                signal.pthread_kill(self._main, self.heard)
-            else:
-                signal.raise_signal(self.heard)
+            send(self.heard)
 
 
 def run_compare(args, argv, interrupts):
