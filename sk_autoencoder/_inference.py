@@ -175,6 +175,24 @@ def reconstruction_errors(encoder, decoder, X):
     return check_finite(errors, X)
 
 
+def errors_and_codes(encoder, decoder, X):
+    """:func:`reconstruction_errors` of ``X``'s rows, and their codes (as float64, a
+    row each), from the same pass."""
+    errors = np.empty(X.shape[0], dtype=np.float64)
+    codes = None
+    step = min(encoder.rows_per_chunk, decoder.rows_per_chunk)
+    for rows, chunk in read_chunks(X, step):
+        with np.errstate(over="ignore", invalid="ignore"):  # checked below
+            code = encoder(chunk)
+            residual = chunk - decoder(code)
+            errors[rows] = np.mean(np.square(residual), axis=1, dtype=np.float64)
+        code = code.reshape(len(code), -1)
+        if codes is None:
+            codes = np.empty((X.shape[0], code.shape[1]), dtype=np.float64)
+        codes[rows] = code
+    return check_finite(errors, X), check_finite(codes, X)
+
+
 def column_std(X):
     """Each column's standard deviation, as ``X.std(axis=0)``, in memory bounded by a chunk."""
     step = rows_per_chunk(CHUNK_VALUES, X.shape[1])

@@ -8,9 +8,10 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.metrics import roc_auc_score
 
 from sk_autoencoder import AutoencoderOutlierDetector, load
-from sk_autoencoder._estimators.outliers import auto_fence, share_offset
+from sk_autoencoder._estimators.outliers import auto_fence, code_spread, share_offset
 
 from .test_base import quietly
+from .test_persistence import edited, rewrite
 
 # The surface's directions, the same for every draw of rows.
 SURFACE = np.random.default_rng(42).normal(size=(3, 20))
@@ -135,8 +136,84 @@ def test_a_saved_detector_scores_and_labels_as_before(task, tmp_path, how):
         restored = pickle.loads(pickle.dumps(fitted))
     assert type(restored) is AutoencoderOutlierDetector
     assert restored.offset_ == fitted.offset_ and restored.n_trimmed_ == fitted.n_trimmed_
+    assert_array_equal(restored.code_precision_, fitted.code_precision_)
     assert_array_equal(restored.decision_function(held_out), fitted.decision_function(held_out))
     assert_array_equal(restored.predict(held_out), fitted.predict(held_out))
+
+
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        (lambda fitted: fitted.update(code_location_=[1.0, 2.0]), "code_location_=.* is not valid"),
+        (
+            lambda fitted: fitted.update(
+                code_location_={"array": [0.0, 0.0], "dtype": "<f8"},
+                code_precision_={"array": [[1.0, 0.0], [0.0, 1.0]], "dtype": "<f8"},
+            ),
+            "code_location_ holds 2 values, but it records encoding_dim=3",
+        ),
+        (
+            lambda fitted: fitted.update(
+                code_precision_={"array": [[1.0, 0.0], [0.0, 1.0]], "dtype": "<f8"}
+            ),
+            "(?s)code_precision_=.* is not valid",
+        ),
+        (
+            lambda fitted: fitted.update(
+                code_precision_={"array": [[float("nan")] * 3] * 3, "dtype": "<f8"}
+            ),
+            "(?s)code_precision_=.* is not valid",
+        ),
+        (lambda fitted: fitted.update(error_scale_=0.0), "error_scale_=0.0 is not valid"),
+        (lambda fitted: fitted.update(distance_scale_=-1.0), "distance_scale_=-1.0 is not valid"),
+    ],
+)
+def test_a_file_whose_code_spread_does_not_fit_the_network_is_refused(
+    task, tmp_path, edit, match
+):
+    train, _, _ = task
+    path = tmp_path / "detector.skae"
+    quietly(detector(epochs=2), train).save(path)
+    rewrite(path, edited(path, lambda document: edit(document["fitted"])))
+    with pytest.raises(ValueError, match=match):
+        load(path)
+
+
+def test_the_code_distance_finds_rows_far_along_the_surface():
+    """Rows on the training rows' plane but far out along it reconstruct as well as the
+    training rows: only their codes' distance tells them apart."""
+    rng = np.random.default_rng(3)
+    plane = np.linalg.qr(rng.normal(size=(12, 2)))[0].T
+
+    def rows(codes):
+        return codes @ plane + 0.01 * rng.normal(size=(len(codes), 12))
+
+    train = rows(rng.normal(size=(600, 2)))
+    directions = rng.normal(size=(20, 2))
+    far = 8 * directions / np.linalg.norm(directions, axis=1, keepdims=True)
+    held_out = np.vstack([rows(rng.normal(size=(300, 2))), rows(far)])
+    is_outlier = np.r_[np.zeros(300, bool), np.ones(20, bool)]
+    params = {"hidden_layer_sizes": (16,), "epochs": 30, "random_state": 0}
+    with_distance = quietly(AutoencoderOutlierDetector(2, **params), train)
+    without = quietly(AutoencoderOutlierDetector(2, code_distance=False, **params), train)
+    assert roc_auc_score(is_outlier, -with_distance.score_samples(held_out)) >= 0.99
+    assert roc_auc_score(is_outlier, -without.score_samples(held_out)) < 0.9
+    # Without it, the score is the error alone, in units of the training rows' median.
+    errors = -without.score_samples(held_out) * without.error_scale_
+    codes = without.encoder_.predict(held_out, verbose=0)
+    reconstructed = without.decoder_.predict(codes, verbose=0)
+    assert_allclose(errors, np.mean((held_out - reconstructed) ** 2, axis=1), rtol=1e-4)
+
+
+def test_the_code_spread_is_not_widened_by_outlying_codes():
+    rng = np.random.default_rng(0)
+    codes = rng.normal(size=(1000, 3))
+    codes[:50] = 20 + rng.normal(size=(50, 3))
+    location, precision = code_spread(codes)
+    assert_allclose(location, 0, atol=0.15)
+    assert_allclose(np.linalg.inv(precision), np.eye(3), atol=0.2)
+    # Untrimmed, the outlying tenth would have moved the mean by 1 in each direction.
+    assert np.all(codes.mean(axis=0) > 0.9)
 
 
 def test_contamination_out_of_range_is_refused(task):

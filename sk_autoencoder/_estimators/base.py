@@ -115,13 +115,15 @@ class _Fitted:
     ``pca_network``, the network that computes PCA, where it replaced the trained one;
     ``selection``, the evidence that decided (see ``selection_``);
     ``held_out_errors``, the squared error of each judged row by what was kept, from
-    networks that did not train on it (None where no rows were judged)."""
+    networks that did not train on it, and ``held_out_rows``, those rows (both None
+    where no rows were judged)."""
 
     trained: _Trained | None
     networks: list
     pca_network: _Trained | None = None
     selection: dict | None = None
     held_out_errors: np.ndarray | None = None
+    held_out_rows: np.ndarray | None = None
 
 
 def _local_rng(random_state):
@@ -564,6 +566,9 @@ class BaseAutoencoder(BaseEstimator):
         selection = None if evidence is None else evidence.as_dict(plan.scheme)
         wins = evidence is not None and evidence.network_wins
         trained = trained_parts[-1] if trained_parts else None
+        judged_rows = None
+        if judged_errors is not None:
+            judged_rows = np.concatenate([part.judging_rows for part in plan.parts])
         if wins and plan.final is not None:
             self._say(f"Training the network on all {X.shape[0]} rows")
             trained = self._trained(X, network, plan.final, candidate, epochs=self.epochs)
@@ -573,9 +578,13 @@ class BaseAutoencoder(BaseEstimator):
             pca = self._pca_network(X, network, candidate)
             kept = trained if plan.final is None else None
             held_out = None if judged_errors is None else judged_errors[0]
-            return _Fitted(kept, trained_parts, pca, selection, held_out)
+            return _Fitted(kept, trained_parts, pca, selection, held_out, judged_rows)
         return _Fitted(
-            trained, trained_parts, selection=selection, held_out_errors=judged_errors[1]
+            trained,
+            trained_parts,
+            selection=selection,
+            held_out_errors=judged_errors[1],
+            held_out_rows=judged_rows,
         )
 
     def _judged(self, X, network, plan, starts):

@@ -4,15 +4,21 @@ scikit-learn's outlier API."""
 from numbers import Real
 
 import numpy as np
+from scipy import linalg
 from sklearn.base import OutlierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
 
-from .._inference import forward_function, reconstruction_errors
+from .._inference import errors_and_codes, forward_function
 from .base import BaseAutoencoder, init_with
 
 # With contamination="auto", a row is an outlier where its error is more than this
 # many interquartile ranges above the third quartile: Tukey's "far out" fence.
 AUTO_FENCE_IQRS = 3.0
+
+# How many times code_spread trims the codes at most: it stops sooner where the codes
+# it keeps no longer change, as they do after a few trimmings.
+MAX_TRIMMINGS = 10
 
 
 def auto_fence(errors):
@@ -50,10 +56,41 @@ def share_offset(scores, share, unseen=None):
     return float(np.clip(target, np.nextafter(low, np.inf), high))
 
 
-def _fence_of(fitted, errors):
-    """:func:`auto_fence` of the rows held out of ``fitted``'s training, or of the
-    training rows' ``errors`` where none were held out."""
-    return auto_fence(errors if fitted.held_out_errors is None else fitted.held_out_errors)
+def code_spread(codes):
+    """``(location, precision)`` of the training rows' ``codes``: the mean and the
+    inverse covariance of the codes that are not themselves outliers by their distance
+    (beyond :func:`auto_fence` of all the codes' distances), found by starting from
+    all the codes and trimming until the codes kept no longer change.
+
+    Outliers among the training rows would widen an untrimmed spread, and with it
+    hide the codes far from the rest; the fence leaves the normal rows' tails in.
+    """
+    kept = np.ones(len(codes), bool)
+    for _ in range(MAX_TRIMMINGS + 1):
+        location = codes[kept].mean(axis=0)
+        centred = codes[kept] - location
+        precision = linalg.pinvh(centred.T @ centred / len(centred))
+        distances = code_distances(codes, location, precision)
+        inside = distances <= auto_fence(distances)
+        if np.array_equal(inside, kept) or np.count_nonzero(inside) <= codes.shape[1]:
+            break
+        kept = inside
+    return location, precision
+
+
+def code_distances(codes, location, precision):
+    """Each code's squared Mahalanobis distance from ``location``."""
+    centred = codes - location
+    return np.einsum("ij,jk,ik->i", centred, precision, centred)
+
+
+def typical(values):
+    """The median of ``values``, or their mean where over half are 0, or 1 where all
+    are: a positive unit to measure them in."""
+    for unit in (np.median(values), np.mean(values)):
+        if unit > 0 and np.isfinite(unit):
+            return float(unit)
+    return 1.0
 
 
 def _unseen_errors(held_out, trimmed, n_rows):
@@ -112,6 +149,17 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseAutoencoder):
         benchmark's tasks with outliers in the training rows it helped on some and
         hurt on others (see the guide), so it is off by default. :meth:`partial_fit`
         never trims.
+
+    code_distance : bool, default=True
+        Add to each row's reconstruction error the squared Mahalanobis distance of its
+        code from the training rows' codes, each in units of its median on the
+        training rows. The error finds rows off the surface the training rows lie
+        on; the distance finds rows on it but far along it, beyond the training rows'
+        spread (the largest tumours of a table of tumours, say), which a reconstruction
+        misses. The spread is that of the codes inside Tukey's fence of their own
+        distances, so that outlying training rows do not widen it. Off, the score is
+        the error alone. On the benchmark's tasks it lifted the mean ROC AUC most where
+        outliers differ in degree rather than kind (see the guide).
 
     network, encoder, decoder, input_shape, init, hidden_layer_sizes, activation, \
 output_activation, loss, optimizer, learning_rate, alpha, batch_size, epochs, \
@@ -192,12 +240,22 @@ verbose, warm_start
         **BaseAutoencoder._parameter_constraints,
         "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
         "robust": ["boolean"],
+        "code_distance": ["boolean"],
     }
 
-    __init__ = init_with(BaseAutoencoder.__init__, contamination="auto", robust=False)
+    __init__ = init_with(
+        BaseAutoencoder.__init__, contamination="auto", robust=False, code_distance=True
+    )
 
     # Saved with the estimator's file, beside the attributes every estimator has.
-    _own_fitted_attributes = {"offset_": "finite", "n_trimmed_": "count"}
+    _own_fitted_attributes = {
+        "offset_": "finite",
+        "n_trimmed_": "count",
+        "error_scale_": "positive",
+        "distance_scale_": "positive",
+        "code_location_": "vector",
+        "code_precision_": "square",
+    }
 
     def decision_function(self, X):
         """Return each sample's score shifted by ``offset_``: negative for outliers.
@@ -229,38 +287,84 @@ verbose, warm_start
         """
         return np.where(self.decision_function(X) < 0, -1, 1)
 
+    def score_samples(self, X):
+        """Return minus each sample's outlyingness: higher is more normal.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples to score.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            Minus the sample's mean squared reconstruction error, in units of the
+            training rows' median one; with ``code_distance``, minus that plus its
+            code's squared Mahalanobis distance from the training rows' codes, in units
+            of their median one.
+        """
+        check_is_fitted(self)
+        X = self._validated(X, reset=False)
+        encoder, decoder = forward_function(self.encoder_), forward_function(self.decoder_)
+        return -self._outlyingness(*errors_and_codes(encoder, decoder, X))
+
+    def _outlyingness(self, errors, codes):
+        """What :meth:`score_samples` is minus, from each row's error and code."""
+        outlyingness = errors / self.error_scale_
+        if self.code_distance:
+            distances = code_distances(codes, self.code_location_, self.code_precision_)
+            outlyingness += distances / self.distance_scale_
+        return outlyingness
+
     def _fit(self, X, *, partial):
         """Train as every estimator here does; with ``robust``, once more without the
-        rows reconstructed worst; then set ``offset_`` (see ``contamination``)."""
+        rows that look most outlying; then set ``offset_`` (see ``contamination``)."""
         continuing = self._continues(partial)
         fitted = self._fitted(X, partial=partial, continuing=continuing)
-        errors = self._training_errors(fitted, X)
+        outlyingness, unseen = self._measured(fitted, X)
         n_trimmed = 0
         if self.robust and not partial:
-            n_trimmed = self._n_to_trim(errors, fitted)
-        trimmed_rows = np.argsort(errors, kind="stable")[X.shape[0] - n_trimmed :]
+            n_trimmed = self._n_to_trim(outlyingness, unseen)
+        trimmed_rows = np.argsort(outlyingness, kind="stable")[X.shape[0] - n_trimmed :]
         if n_trimmed:
             kept_rows = np.setdiff1d(np.arange(X.shape[0]), trimmed_rows)
             fitted = self._fitted(X[kept_rows], partial=False, continuing=continuing)
-            errors = self._training_errors(fitted, X)
+            outlyingness, unseen = self._measured(fitted, X, kept_rows)
         self._warn(fitted, partial)
         if self.contamination == "auto":
-            offset = -_fence_of(fitted, errors)
+            offset = -auto_fence(outlyingness if unseen is None else unseen)
         else:
-            unseen = _unseen_errors(fitted.held_out_errors, errors[trimmed_rows], len(errors))
-            offset = share_offset(-errors, self.contamination, unseen)
+            unseen = _unseen_errors(unseen, outlyingness[trimmed_rows], len(outlyingness))
+            offset = share_offset(-outlyingness, self.contamination, unseen)
         self._record(fitted, continuing, partial)
         self.offset_ = offset
         self.n_trimmed_ = n_trimmed
 
-    def _n_to_trim(self, errors, fitted):
-        """How many of the training rows, of ``errors``, ``robust`` leaves out."""
-        if self.contamination == "auto":
-            return int(np.count_nonzero(errors > _fence_of(fitted, errors)))
-        return round(self.contamination * len(errors))
-
-    def _training_errors(self, fitted, X):
-        """Each row of ``X``'s squared error through the network ``fitted`` keeps."""
+    def _measured(self, fitted, X, trained_rows=None):
+        """Learn how outlying a row is from the rows of ``X`` the network ``fitted`` kept
+        trained on (``trained_rows``, or all): their codes' spread, and the units of
+        errors and distances. Return the outlyingness of every row of ``X``, and that
+        of the rows held out of training by networks that did not train on them (None
+        where none were)."""
         kept = fitted.trained if fitted.pca_network is None else fitted.pca_network
         encoder, decoder = forward_function(kept.encoder), forward_function(kept.decoder)
-        return reconstruction_errors(encoder, decoder, X)
+        errors, codes = errors_and_codes(encoder, decoder, X)
+        trained = slice(None) if trained_rows is None else trained_rows
+        self.code_location_, self.code_precision_ = code_spread(codes[trained])
+        distances = code_distances(codes, self.code_location_, self.code_precision_)
+        self.error_scale_ = typical(errors[trained])
+        self.distance_scale_ = typical(distances[trained])
+        outlyingness = self._outlyingness(errors, codes)
+        if fitted.held_out_errors is None:
+            return outlyingness, None
+        rows = fitted.held_out_rows
+        if trained_rows is not None:
+            rows = trained_rows[rows]
+        return outlyingness, self._outlyingness(fitted.held_out_errors, codes[rows])
+
+    def _n_to_trim(self, outlyingness, unseen):
+        """How many of the training rows, of ``outlyingness``, ``robust`` leaves out."""
+        if self.contamination == "auto":
+            fence = auto_fence(outlyingness if unseen is None else unseen)
+            return int(np.count_nonzero(outlyingness > fence))
+        return round(self.contamination * len(outlyingness))

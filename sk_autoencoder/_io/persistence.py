@@ -575,6 +575,16 @@ def _is_finite_float(value):
     return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _is_finite_floats(value, ndim):
+    return (
+        isinstance(value, np.ndarray)
+        and value.dtype.kind == "f"
+        and value.ndim == ndim
+        and value.size > 0
+        and bool(np.all(np.isfinite(value)))
+    )
+
+
 def _is_curve(value, length):
     return (
         isinstance(value, list)
@@ -585,7 +595,9 @@ def _is_curve(value, length):
 
 def _checked_fitted(fitted, cls):
     """The fitted attributes of a ``cls``, each checked for its type and against the
-    others; ``cls._own_fitted_attributes`` names its own, each a count or a finite float."""
+    others; ``cls._own_fitted_attributes`` names its own, each a count, a finite or a
+    positive float, or a finite float vector, or a square matrix whose side is the
+    vectors' length."""
     state = {name: _from_json(value) for name, value in fitted.items()}
     own = getattr(cls, "_own_fitted_attributes", {})
     required = {"n_features_in_", "loss_curve_", "n_iter_", "best_epoch_", "pca_kept_", *own}
@@ -622,7 +634,18 @@ def _checked_fitted(fitted, cls):
             )
         ),
     }
-    kinds = {"count": _is_count, "finite": _is_finite_float}
+    vectors = [state[name] for name, kind in own.items() if kind == "vector"]
+    kinds = {
+        "count": _is_count,
+        "finite": _is_finite_float,
+        "positive": lambda value: _is_finite_float(value) and value > 0,
+        "vector": lambda value: _is_finite_floats(value, 1),
+        "square": lambda value: (
+            _is_finite_floats(value, 2)
+            and all(value.shape == (len(vector), len(vector)) for vector in vectors)
+            and value.shape[0] == value.shape[1]
+        ),
+    }
     for name, kind in own.items():
         checks[name] = lambda name=name, kind=kind: kinds[kind](state[name])
     for name, holds in checks.items():
@@ -647,5 +670,11 @@ def attach_model(estimator, model, state):
             f"{encoder.output_shape[-1]} values, but records n_features_in_={n_features} and "
             f"encoding_dim={encoding_dim}."
         )
+    for name, kind in getattr(type(estimator), "_own_fitted_attributes", {}).items():
+        if kind == "vector" and name in state and len(state[name]) != encoding_dim:
+            raise ValueError(
+                f"its fitted attribute {name} holds {len(state[name])} values, but it "
+                f"records encoding_dim={encoding_dim}."
+            )
     vars(estimator).update(state)
     estimator.model_, estimator.encoder_, estimator.decoder_ = model, encoder, decoder
