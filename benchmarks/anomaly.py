@@ -273,7 +273,9 @@ def main(argv=None):
     parser.add_argument("--data-dir", default=FASHION_MNIST_DIR, help="Fashion-MNIST's folder")
     parser.add_argument("--name", default="anomaly", help="name of the results files")
     parser.add_argument(
-        "--quick", action="store_true", help="breast cancer alone, one split, 5 epochs: for the tests"
+        "--quick",
+        action="store_true",
+        help="breast cancer alone, one split, 5 epochs: for the tests",
     )
     args = parser.parse_args(argv)
     shares = (0.0, 0.05, 0.10)

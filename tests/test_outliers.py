@@ -144,7 +144,10 @@ def test_a_saved_detector_scores_and_labels_as_before(task, tmp_path, how):
 @pytest.mark.parametrize(
     ("edit", "match"),
     [
-        (lambda fitted: fitted.update(code_location_=[1.0, 2.0]), "code_location_=.* is not valid"),
+        (
+            lambda fitted: fitted.update(code_location_=[1.0, 2.0]),
+            "code_location_=.* is not valid",
+        ),
         (
             lambda fitted: fitted.update(
                 code_location_={"array": [0.0, 0.0], "dtype": "<f8"},
@@ -168,9 +171,7 @@ def test_a_saved_detector_scores_and_labels_as_before(task, tmp_path, how):
         (lambda fitted: fitted.update(distance_scale_=-1.0), "distance_scale_=-1.0 is not valid"),
     ],
 )
-def test_a_file_whose_code_spread_does_not_fit_the_network_is_refused(
-    task, tmp_path, edit, match
-):
+def test_a_file_whose_code_spread_does_not_fit_the_network_is_refused(task, tmp_path, edit, match):
     train, _, _ = task
     path = tmp_path / "detector.skae"
     quietly(detector(epochs=2), train).save(path)
