@@ -14,12 +14,12 @@ Run ``python -m benchmarks.anomaly`` (``--tasks`` picks some: ``digits``,
   (Golan and El-Yaniv 2018, and those they compare with): each class in turn is normal,
   the detectors train on its 6,000 training images and score all 10,000 test images.
 
-Contenders: ``AutoencoderOutlierDetector`` (dense, with ``robust`` off, its default,
-and on; also convolutional on images), ``IsolationForest``,
-``LocalOutlierFactor(novelty=True)``, ``OneClassSVM``, PCA's reconstruction error at
-the same code size, and pyod's ``AutoEncoder`` (PyTorch) where pyod and torch are
-installed, each with its defaults; on Fashion-MNIST, the convolutional network
-trains at most 20 epochs and the robust training is not run (see ``contenders``).
+Contenders: ``AutoencoderOutlierDetector`` (dense, with its defaults, ``robust``
+on, and with ``robust`` off; on images also convolutional, ``robust`` off),
+``IsolationForest``, ``LocalOutlierFactor(novelty=True)``, ``OneClassSVM``, PCA's
+reconstruction error at the same code size, and pyod's ``AutoEncoder`` (PyTorch)
+where pyod and torch are installed, each with its defaults; on Fashion-MNIST, the
+convolutional network trains at most 20 epochs (see ``contenders``).
 Measures, with the outliers as the positive class: ROC AUC, average precision, F1 where
 the share of the test rows that are outliers is called outliers, fit and scoring
 seconds. Tables go to ``--out`` (Markdown and CSV).
@@ -106,22 +106,25 @@ def pyod_autoencoder():
 
 
 def contenders(encoding_dim, image_shape=None, *, large=False, epochs=None, seed=0, pyod=False):
-    """Each contender's name and a function that makes it. On ``large`` tasks (whose
-    training rows hold no outliers), the convolutional network trains at most
-    :data:`LARGE_CONV_EPOCHS` epochs and the robust training is not run, so that the
-    benchmark fits in an hour on 2 cores. pyod's ``AutoEncoder`` joins them where
-    ``pyod`` is true."""
+    """Each contender's name and a function that makes it: this package's detector
+    with its defaults (``robust=True``), with ``robust=False``, and on images
+    convolutional with ``robust=False``; on ``large`` tasks the convolutional network
+    trains at most :data:`LARGE_CONV_EPOCHS` epochs, so that the benchmark fits in an
+    hour on 2 cores. pyod's ``AutoEncoder`` joins them where ``pyod`` is true."""
     ours = {"random_state": seed} if epochs is None else {"random_state": seed, "epochs": epochs}
-    made = {"autoencoder": lambda: AutoencoderOutlierDetector(encoding_dim, **ours)}
-    if not large:
-        made["autoencoder, robust=True"] = lambda: AutoencoderOutlierDetector(
-            encoding_dim, robust=True, **ours
-        )
+    made = {
+        "autoencoder": lambda: AutoencoderOutlierDetector(encoding_dim, **ours),
+        "autoencoder, robust=False": lambda: AutoencoderOutlierDetector(
+            encoding_dim, robust=False, **ours
+        ),
+    }
     if image_shape is not None:
-        conv = {"network": "conv", "input_shape": image_shape, "random_state": seed}
+        conv = {"network": "conv", "input_shape": image_shape, "robust": False, **ours}
         if large:
             conv["epochs"] = LARGE_CONV_EPOCHS
-        made["autoencoder, conv"] = lambda: AutoencoderOutlierDetector(encoding_dim, **conv)
+        made["autoencoder, conv, robust=False"] = lambda: AutoencoderOutlierDetector(
+            encoding_dim, **conv
+        )
     made.update(
         {
             "IsolationForest": lambda: IsolationForest(random_state=seed),

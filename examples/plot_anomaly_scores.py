@@ -3,14 +3,15 @@ Outlier detection with ``AutoencoderOutlierDetector``
 ======================================================
 
 :class:`~sk_autoencoder.AutoencoderOutlierDetector` calls a row an outlier where its
-autoencoder reconstructs it badly, with scikit-learn's outlier API: ``fit``,
-``score_samples`` (higher is more normal), ``decision_function`` (negative for
-outliers), ``predict`` (-1 or 1). Here the normal rows are the images of threes, and
-10% of the training rows are other digits the detector is not told about, as happens
-with real data. Held-out digits are then scored: all but the threes should score low.
-``robust=True`` fits a second time without the rows the first network reconstructs
-worst, so that the other digits among the training rows do not teach the network to
-reconstruct them.
+autoencoder reconstructs it badly, or its code lies far from the training rows' codes,
+with scikit-learn's outlier API: ``fit``, ``score_samples`` (higher is more normal),
+``decision_function`` (negative for outliers), ``predict`` (-1 or 1). Here the normal
+rows are the images of threes, and 10% of the training rows are other digits the
+detector is not told about, as happens with real data. Held-out digits are then
+scored: all but the threes should score low. By default (``robust=True``) the detector
+fits a second time without the rows the first network finds most outlying, so that
+the other digits among the training rows do not teach the network to reconstruct
+them; ``robust=False`` fits once.
 """
 
 import matplotlib.pyplot as plt
@@ -32,8 +33,8 @@ X_train = np.vstack([threes, others[: round(0.1 * len(threes) / 0.9)]])
 is_outlier = y_test != 3
 
 detectors = {
-    "robust=False (default)": AutoencoderOutlierDetector(8, contamination=0.1, random_state=0),
-    "robust=True": AutoencoderOutlierDetector(8, contamination=0.1, robust=True, random_state=0),
+    "robust=True (default)": AutoencoderOutlierDetector(8, contamination=0.1, random_state=0),
+    "robust=False": AutoencoderOutlierDetector(8, contamination=0.1, robust=False, random_state=0),
 }
 for name, detector in detectors.items():
     detector.fit(X_train)
@@ -52,7 +53,7 @@ print(f"PCA reconstruction error: ROC AUC {roc_auc_score(is_outlier, pca_errors)
 # training rows and, among the offsets that do, sits where rows held out of training
 # put it. On the held-out digits it flags most other digits and few threes.
 
-detector = detectors["robust=True"]
+detector = detectors["robust=True (default)"]
 flagged = detector.predict(X_test) == -1
 print(
     f"flagged: {flagged[is_outlier].mean():.0%} of the other digits, "
@@ -65,7 +66,7 @@ bins = np.linspace(np.quantile(scores, 0.005), 0, 40)
 ax.hist(scores[~is_outlier], bins=bins, alpha=0.6, label="threes")
 ax.hist(scores[is_outlier], bins=bins, alpha=0.6, label="other digits")
 ax.axvline(detector.offset_, color="k", linestyle="--", label="offset_ (the threshold)")
-ax.set_xlabel("score_samples: minus the reconstruction error")
+ax.set_xlabel("score_samples: higher is more normal")
 ax.set_ylabel("held-out digits")
 ax.set_title("AutoencoderOutlierDetector on held-out digits")
 ax.legend()

@@ -77,8 +77,9 @@ class Ranking:
         return (
             f"{made}{len(self.scores):,} rows; {flagged:,} ({flagged / len(self.scores):.1%}) "
             f"flagged as outliers, those whose score is below {self.offset:.4g}. The score is "
-            "minus the row's mean squared reconstruction error of its scaled features. "
-            + " ".join(self.notes)
+            "minus the sum of the row's mean squared reconstruction error (of its scaled "
+            "features) and its code's squared Mahalanobis distance from the codes of all the "
+            "rows, each in units of its median over the rows. " + " ".join(self.notes)
         )
 
     def __repr__(self):
@@ -101,7 +102,7 @@ class Ranking:
         ).to_csv(folder / "scores.csv", index=False)
         png = self._histogram_png()
         (folder / "histogram.png").write_bytes(png)
-        title = f"{self.name}: rows ranked by an autoencoder's reconstruction error"
+        title = f"{self.name}: rows ranked by an autoencoder's outlier score"
         parts = [f"# {title}", self.summary(command), "## The most outlying rows"]
         parts += [_markdown_table(self.top_table())]
         if self.against:
@@ -129,7 +130,7 @@ class Ranking:
         axes = figure.add_subplot()
         axes.hist(self.scores, bins=min(100, max(10, len(self.scores) // 20)), color="#4477aa")
         axes.axvline(self.offset, color="#cc3311", label="threshold (offset_)")
-        axes.set(xlabel="score (minus the reconstruction error)", ylabel="rows", yscale="log")
+        axes.set(xlabel="score (higher is more normal)", ylabel="rows", yscale="log")
         axes.legend()
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png", dpi=110)

@@ -399,7 +399,7 @@ def test_anomaly_scores_every_contender(tmp_path):
     summary = pd.read_csv(tmp_path / "anomaly-summary.csv")
     assert set(summary["contender"]) == {
         "autoencoder",
-        "autoencoder, robust=True",
+        "autoencoder, robust=False",
         "IsolationForest",
         "LocalOutlierFactor",
         "OneClassSVM",

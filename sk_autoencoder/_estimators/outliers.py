@@ -141,14 +141,14 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseAutoencoder):
           where no rows are held out, the training rows'. On rows with no outliers
           it flags about 1% (see the guide).
 
-    robust : bool, default=False
+    robust : bool, default=True
         Train twice: once on all the rows, then anew without the rows the first
-        network reconstructs worst (the share ``contamination``, or with ``"auto"``
+        network finds most outlying (the share ``contamination``, or with ``"auto"``
         the rows beyond its threshold), so that outliers in the training data do not
-        teach the network to reconstruct them. It costs a second fit, and on the
-        benchmark's tasks with outliers in the training rows it helped on some and
-        hurt on others (see the guide), so it is off by default. :meth:`partial_fit`
-        never trims.
+        teach the network to reconstruct them. It costs a second fit; on the
+        benchmark's tasks with outliers among the training rows its ROC AUC was at
+        least the single training's on every task, and on rows with none it gave up
+        at most 0.006 (see the guide). :meth:`partial_fit` never trims.
 
     code_distance : bool, default=True
         Add to each row's reconstruction error the squared Mahalanobis distance of its
@@ -244,7 +244,7 @@ verbose, warm_start
     }
 
     __init__ = init_with(
-        BaseAutoencoder.__init__, contamination="auto", robust=False, code_distance=True
+        BaseAutoencoder.__init__, contamination="auto", robust=True, code_distance=True
     )
 
     # Saved with the estimator's file, beside the attributes every estimator has.
