@@ -105,17 +105,18 @@ def _unseen_errors(held_out, trimmed, n_rows):
 
 
 class AutoencoderOutlierDetector(OutlierMixin, BaseAutoencoder):
-    """Outlier detection by an autoencoder's reconstruction error.
+    """Outlier detection by an autoencoder's reconstruction error and code.
 
     An autoencoder (the network of :class:`AutoencoderTransformer`, judged against
     PCA in the same way) learns to reconstruct the training rows; a row it
-    reconstructs badly is unlike them. :meth:`score_samples` is minus each row's mean
-    squared reconstruction error (higher is more normal), :meth:`decision_function`
-    shifts it by ``offset_`` so that outliers are negative, and :meth:`predict`
-    returns -1 for outliers and 1 for inliers, as
+    reconstructs badly is unlike them, and so is a row whose code lies far from the
+    training rows' codes. :meth:`score_samples` is minus the sum of the two, each in
+    units of its median on the training rows (higher is more normal),
+    :meth:`decision_function` shifts it by ``offset_`` so that outliers are negative,
+    and :meth:`predict` returns -1 for outliers and 1 for inliers, as
     :class:`~sklearn.ensemble.IsolationForest` does. Use it for novelty detection
     (train on normal rows, score new ones) or on training data that holds some
-    outliers, which ``robust`` can keep from shaping the network.
+    outliers, which ``robust`` keeps from shaping the network.
 
     Parameters
     ----------
@@ -133,10 +134,10 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseAutoencoder):
           offsets that do, ``offset_`` is the one nearest to that quantile of the scores
           of rows held out of training (and of the rows ``robust`` left out): new rows
           like the training rows are flagged at about the same share;
-        - ``"auto"``: no share is assumed. A row is an outlier where its error is
-          far above the typical one: above the third quartile of the errors plus 3
+        - ``"auto"``: no share is assumed. A row is an outlier where minus its score
+          is far above the typical one: above the third quartile plus 3
           interquartile ranges (Tukey's "far out" fence), which outliers, up to a
-          quarter of the rows, move little. The errors that set it are those of rows
+          quarter of the rows, move little. The scores that set it are those of rows
           held out of training, which new rows resemble more than the training rows;
           where no rows are held out, the training rows'. On rows with no outliers
           it flags about 1% (see the guide).
@@ -174,8 +175,20 @@ verbose, warm_start
     Attributes
     ----------
     offset_ : float
-        :meth:`decision_function` is ``score_samples(X) - offset_``: minus the
-        error above which a row is an outlier.
+        :meth:`decision_function` is ``score_samples(X) - offset_``: the score
+        below which a row is an outlier.
+
+    error_scale_, distance_scale_ : float
+        The medians, over the training rows, of the reconstruction errors and of
+        the codes' squared distances: the units :meth:`score_samples` measures them
+        in.
+
+    code_location_ : ndarray of shape (encoding_dim,)
+        The mean of the training rows' codes inside the fence of their distances.
+
+    code_precision_ : ndarray of shape (encoding_dim, encoding_dim)
+        The (pseudo-)inverse of those codes' covariance, which the Mahalanobis
+        distance of a code from ``code_location_`` is measured with.
 
     model_ : keras.Model
         The autoencoder that was trained (after ``robust``'s second training, where
@@ -211,6 +224,10 @@ verbose, warm_start
     ----------
     Sakurada, M. and Yairi, T. (2014). "Anomaly detection using autoencoders with
     nonlinear dimensionality reduction". Proceedings of the MLSDA 2014 Workshop, 4-11.
+
+    Denouden, T., Salay, R., Czarnecki, K., Abdelzad, V., Phan, B. and Vernekar, S.
+    (2018). "Improving reconstruction autoencoder out-of-distribution detection with
+    Mahalanobis distance". arXiv:1812.02765.
 
     Examples
     --------
