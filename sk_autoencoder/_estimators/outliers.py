@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._inference import errors_and_codes, forward_function
 from .base import BaseAutoencoder, init_with
 
-# With contamination="auto", a row is an outlier where its error is more than this
+# With contamination="auto", a row is an outlier where minus its score is more than this
 # many interquartile ranges above the third quartile: Tukey's "far out" fence.
 AUTO_FENCE_IQRS = 3.0
 
@@ -315,10 +315,10 @@ verbose, warm_start
         Returns
         -------
         scores : ndarray of shape (n_samples,)
-            Minus the sample's mean squared reconstruction error, in units of the
-            training rows' median one; with ``code_distance``, minus that plus its
-            code's squared Mahalanobis distance from the training rows' codes, in units
-            of their median one.
+            Minus the sum of the sample's mean squared reconstruction error, in units
+            of the training rows' median one, and, with ``code_distance``, its code's
+            squared Mahalanobis distance from the training rows' codes, in units of
+            their median one.
         """
         check_is_fitted(self)
         X = self._validated(X, reset=False)
