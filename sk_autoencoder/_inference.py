@@ -175,9 +175,10 @@ def reconstruction_errors(encoder, decoder, X):
     return check_finite(errors, X)
 
 
-def errors_and_codes(encoder, decoder, X):
+def errors_and_codes(encoder, decoder, X, of_codes=None):
     """:func:`reconstruction_errors` of ``X``'s rows, and their codes (as float64, a
-    row each), from the same pass."""
+    row each) from the same pass; or, where ``of_codes`` is given, its value of each
+    chunk's codes (one a row), so that the codes need not all be held at once."""
     errors = np.empty(X.shape[0], dtype=np.float64)
     codes = None
     step = min(encoder.rows_per_chunk, decoder.rows_per_chunk)
@@ -186,9 +187,11 @@ def errors_and_codes(encoder, decoder, X):
             code = encoder(chunk)
             residual = chunk - decoder(code)
             errors[rows] = np.mean(np.square(residual), axis=1, dtype=np.float64)
-        code = code.reshape(len(code), -1)
+        code = code.reshape(len(code), -1).astype(np.float64)
+        if of_codes is not None:
+            code = of_codes(check_finite(code, chunk))
         if codes is None:
-            codes = np.empty((X.shape[0], code.shape[1]), dtype=np.float64)
+            codes = np.empty((X.shape[0], *code.shape[1:]), dtype=np.float64)
         codes[rows] = code
     return check_finite(errors, X), check_finite(codes, X)
 

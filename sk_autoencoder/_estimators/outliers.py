@@ -323,13 +323,17 @@ verbose, warm_start
         check_is_fitted(self)
         X = self._validated(X, reset=False)
         encoder, decoder = forward_function(self.encoder_), forward_function(self.decoder_)
-        return -self._outlyingness(*errors_and_codes(encoder, decoder, X))
+        return -self._outlyingness(*errors_and_codes(encoder, decoder, X, self._distances))
 
-    def _outlyingness(self, errors, codes):
-        """What :meth:`score_samples` is minus, from each row's error and code."""
+    def _distances(self, codes):
+        """Each code's squared Mahalanobis distance from the training rows' codes."""
+        return code_distances(codes, self.code_location_, self.code_precision_)
+
+    def _outlyingness(self, errors, distances):
+        """What :meth:`score_samples` is minus, from each row's error and its code's
+        distance."""
         outlyingness = errors / self.error_scale_
         if self.code_distance:
-            distances = code_distances(codes, self.code_location_, self.code_precision_)
             outlyingness += distances / self.distance_scale_
         return outlyingness
 
@@ -368,16 +372,16 @@ verbose, warm_start
         errors, codes = errors_and_codes(encoder, decoder, X)
         trained = slice(None) if trained_rows is None else trained_rows
         self.code_location_, self.code_precision_ = code_spread(codes[trained])
-        distances = code_distances(codes, self.code_location_, self.code_precision_)
+        distances = self._distances(codes)
         self.error_scale_ = typical(errors[trained])
         self.distance_scale_ = typical(distances[trained])
-        outlyingness = self._outlyingness(errors, codes)
+        outlyingness = self._outlyingness(errors, distances)
         if fitted.held_out_errors is None:
             return outlyingness, None
         rows = fitted.held_out_rows
         if trained_rows is not None:
             rows = trained_rows[rows]
-        return outlyingness, self._outlyingness(fitted.held_out_errors, codes[rows])
+        return outlyingness, self._outlyingness(fitted.held_out_errors, distances[rows])
 
     def _n_to_trim(self, outlyingness, unseen):
         """How many of the training rows, of ``outlyingness``, ``robust`` leaves out."""
