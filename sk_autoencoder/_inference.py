@@ -105,10 +105,15 @@ def apply_dense_layers(layers, X):
 
 class DenseForward(Forward):
     """The numpy forward pass over ``model``'s layers (see :func:`dense_layers`), with
-    the weights they hold when it is made."""
+    the weights they hold when it is made, in their own float type or in ``dtype``."""
 
-    def __init__(self, model):
+    def __init__(self, model, dtype=None):
         self.layers = dense_layers(model)
+        if dtype is not None:
+            self.layers = [
+                (kernel.astype(dtype), bias.astype(dtype), activation, skip)
+                for kernel, bias, activation, skip in self.layers
+            ]
         widest = max(max(kernel.shape) for kernel, *_ in self.layers)
         self.rows_per_chunk = rows_per_chunk(CHUNK_VALUES, widest)
 
@@ -116,11 +121,12 @@ class DenseForward(Forward):
         return apply_dense_layers(self.layers, rows)
 
 
-def forward_function(model):
+def forward_function(model, dtype=None):
     """The fastest :class:`Forward` that runs ``model``: numpy's for a stack of
-    ``Dense`` layers this module can run, else a compiled one."""
+    ``Dense`` layers this module can run (in ``dtype``, where given), else a compiled
+    one."""
     if is_dense_stack(model):
-        return DenseForward(model)
+        return DenseForward(model, dtype)
     return compiled_forward(model)
 
 

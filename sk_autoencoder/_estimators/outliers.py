@@ -93,6 +93,17 @@ def typical(values):
     return 1.0
 
 
+def _scoring_functions(encoder, decoder):
+    """The forward passes a row's score comes from, in float64 where numpy runs them.
+
+    The score divides errors and distances by the training rows' typical ones, which
+    magnifies the last bit of float32 products; and BLAS rounds a lone row's product
+    otherwise than the same row's among others. In float32, a row's score would depend
+    on the rows scored with it.
+    """
+    return forward_function(encoder, np.float64), forward_function(decoder, np.float64)
+
+
 def _unseen_errors(held_out, trimmed, n_rows):
     """``(errors, weights)`` of the rows the kept network did not train on, weighted to
     stand for all ``n_rows`` training rows: the judged rows for those it trained on, the
@@ -322,7 +333,7 @@ verbose, warm_start
         """
         check_is_fitted(self)
         X = self._validated(X, reset=False)
-        encoder, decoder = forward_function(self.encoder_), forward_function(self.decoder_)
+        encoder, decoder = _scoring_functions(self.encoder_, self.decoder_)
         return -self._outlyingness(*errors_and_codes(encoder, decoder, X, self._distances))
 
     def _distances(self, codes):
@@ -368,7 +379,7 @@ verbose, warm_start
         of the rows held out of training by networks that did not train on them (None
         where none were)."""
         kept = fitted.trained if fitted.pca_network is None else fitted.pca_network
-        encoder, decoder = forward_function(kept.encoder), forward_function(kept.decoder)
+        encoder, decoder = _scoring_functions(kept.encoder, kept.decoder)
         errors, codes = errors_and_codes(encoder, decoder, X)
         trained = slice(None) if trained_rows is None else trained_rows
         self.code_location_, self.code_precision_ = code_spread(codes[trained])
