@@ -117,15 +117,17 @@ def test_a_rejected_first_epoch_leaves_pca_itself():
 
 
 def test_a_rejected_run_with_held_out_rows_keeps_pca_of_all_rows():
-    # 600 rows: a tenth held out judges the network, a tenth of the rest stops it.
+    # 600 rows: a tenth held out judges the network, a tenth of the rest is its
+    # validation rows. Whether and when those stop it depends on rounding: the loss
+    # that an absurd learning rate blows up comes down again, more slowly or less.
     X = StandardScaler().fit_transform(correlated(600, 8))
     estimator = quietly(
         AutoencoderTransformer(
-            3, hidden_layer_sizes=(16,), learning_rate=3.0, n_iter_no_change=2, random_state=0
+            3, hidden_layer_sizes=(16,), learning_rate=3.0, epochs=5, random_state=0
         ),
         X,
     )
-    assert len(estimator.validation_loss_curve_) == estimator.n_iter_ < 200
+    assert 1 <= len(estimator.validation_loss_curve_) == estimator.n_iter_ <= 5
     assert estimator.best_epoch_ == 0 and estimator.pca_kept_
     assert estimator.selection_["scheme"] == "held-out" and estimator.selection_["rows"] == 60
     # Not the start (PCA of the rows the network saw) but PCA of all the rows.
