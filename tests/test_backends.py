@@ -178,6 +178,7 @@ TORCH_STATE = """
 
 
 @needs_torch
+@pytest.mark.each_backend
 def test_torch_repeats_bit_for_bit_and_leaves_global_state_alone():
     result = json.loads(run_python(TORCH_STATE, KERAS_BACKEND="torch").stdout)
     assert result["repeats"] == dict.fromkeys(result["repeats"], True)
@@ -235,6 +236,7 @@ TORCH_ADAM = """
 
 
 @needs_torch
+@pytest.mark.each_backend
 def test_torch_fused_adam_is_keras_adam():
     report = json.loads(run_python(TORCH_ADAM, KERAS_BACKEND="torch").stdout)
     assert {name: case["fused"] for name, case in report.items()} == {

@@ -525,6 +525,7 @@ def test_verbose_two_prints_one_line_per_epoch(blobs, capsys):
     assert len(lines) == 6 and all("4/4" in line and "- loss: " in line for line in lines[1::2])
 
 
+@pytest.mark.each_backend
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
 def test_verbose_zero_prints_nothing_and_one_shows_epochs(tmp_path, backend):
     for verbose in (0, 1):
@@ -541,6 +542,7 @@ def test_verbose_zero_prints_nothing_and_one_shows_epochs(tmp_path, backend):
         (tmp_path / "estimator-output.txt").unlink()
 
 
+@pytest.mark.each_backend
 def test_fits_compiled_with_xla_print_nothing(tmp_path):
     # Every fit takes TensorFlow's XLA path here; the first compile in a process logs
     # "XLA service ... initialized" and "Compiled cluster using XLA!" unless held back.
@@ -573,6 +575,7 @@ def test_fits_compiled_with_xla_print_nothing(tmp_path):
     assert 1 <= total - first <= 2
 
 
+@pytest.mark.each_backend
 def test_works_under_jax_without_importing_tensorflow(tmp_path):
     result = run_python(
         """

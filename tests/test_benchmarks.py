@@ -88,6 +88,7 @@ def test_main_job_compares_with_pca_and_draws(tmp_path):
         assert (tmp_path / f"{name}.png").read_bytes().startswith(PNG_SIGNATURE)
 
 
+@pytest.mark.benchmark
 def test_overhead_reports_ratios(tmp_path):
     run_module("benchmarks.overhead", "--quick", "--out", str(tmp_path))
     # The script runs on the suite's backend and names its file after it.
@@ -99,6 +100,7 @@ def test_overhead_reports_ratios(tmp_path):
         assert ratio == pytest.approx(ours / by_hand, rel=0.01, abs=1e-4)
 
 
+@pytest.mark.benchmark
 def test_onnx_reports_ratios_and_differences(tmp_path):
     pytest.importorskip("skl2onnx")
     run_module("benchmarks.onnx", "--quick", "--out", str(tmp_path))

@@ -214,6 +214,7 @@ def test_bad_input_is_one_line_and_status_2_before_keras_loads(tmp_path):
     assert (tmp_path / "used" / "report.md").read_text() == "the user's own"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("signal_number", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 128 + signal.SIGTERM)]
 )

@@ -43,6 +43,7 @@ def X():
     return (codes @ rng.normal(size=(2, 6)) + 0.1 * rng.normal(size=(160, 6))).astype(np.float32)
 
 
+@pytest.mark.slow
 def test_incremental_feeds_each_block_to_partial_fit_on_the_cluster(client, X):
     blocks = da.from_array(X, chunks=(BLOCK_ROWS, X.shape[1]))
     with get_task_stream(client) as tasks:

@@ -149,6 +149,7 @@ def test_denoising_beats_the_plain_autoencoder_on_corrupted_digits():
             assert errors[0] <= 0.9 * errors[1], (noise, errors)
 
 
+@pytest.mark.each_backend
 def test_trains_under_jax():
     result = run_python(
         """

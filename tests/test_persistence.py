@@ -452,6 +452,7 @@ PEAK_MEMORY_OF_LOADS = """
 """
 
 
+@pytest.mark.slow
 def test_members_of_zeros_are_refused_in_bounded_memory(saved, tmp_path):
     # 1 GiB of zeros deflates to about 1 MB: an extra member, and a model member whose
     # header declares it all (one larger than its header declares is refused unread).
@@ -502,6 +503,7 @@ def hear_ctrl_c():
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cut", [signal.SIGKILL, signal.SIGINT], ids=["killed", "ctrl-c"])
 def test_a_save_cut_short_leaves_the_previous_file(tmp_path, blobs, cut):
     folder, temporary = tmp_path / "models", tmp_path / "tmp"
