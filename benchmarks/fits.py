@@ -36,7 +36,7 @@ BACKENDS = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "torch"}
 # The backends that compile a network's steps (torch runs them eagerly).
 COMPILING = ("tensorflow", "jax")
 CHECKPOINTS = (20, 100, 200, 300)
-QUICK_CHECKPOINTS = (20, 60)
+QUICK_CHECKPOINTS = (10, 40)
 MEMORY_BAR_MIB = 60
 # How many networks the fits cycle through, by the name of the order.
 ORDERS = {"another network each fit": 8, "the same network each fit": 1}

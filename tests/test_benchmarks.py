@@ -280,7 +280,7 @@ def test_repeated_fits_keep_memory_flat_on_every_backend(tmp_path):
     for row in memory:
         first, last, growth = float(row[2]), float(row[3]), float(row[4])
         assert growth == pytest.approx(last - first, abs=0.11)
-        # 60 fits, 40 of them measured: the bar of 300 fits, every fit a new network
+        # 40 fits, 30 of them measured: the bar of 300 fits, every fit a new network
         # on TensorFlow before its steps were kept was 4 MiB a fit.
         assert growth <= MEMORY_BAR_MIB, row
         assert row[5:] == ["yes", "yes"], row
