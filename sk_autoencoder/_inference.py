@@ -125,18 +125,10 @@ def forward_function(model, dtype=None):
     """The fastest :class:`Forward` that runs ``model``: numpy's for a stack of
     ``Dense`` layers this module can run (in ``dtype``, where given), else a compiled
     one."""
-    if is_dense_stack(model):
-        return DenseForward(model, dtype)
-    return compiled_forward(model)
-
-
-def is_dense_stack(model):
-    """Whether :func:`dense_layers` can run ``model``."""
     try:
-        dense_layers(model)
-    except ValueError:
-        return False
-    return True
+        return DenseForward(model, dtype)
+    except ValueError:  # not a stack of Dense layers dense_layers can run
+        return compiled_forward(model)
 
 
 def check_finite(output, X):
